@@ -109,8 +109,8 @@ type Filter struct {
 	// Tags: every one must be among the record's Tags, e.g. "exam:<uuid>".
 	// Backends index the first and filter the rest.
 	Tags []string
-	From     time.Time // OccurredAt >= From (inclusive), when not zero
-	To       time.Time // OccurredAt < To (exclusive), when not zero
+	From time.Time // OccurredAt >= From (inclusive), when not zero
+	To   time.Time // OccurredAt < To (exclusive), when not zero
 	// AfterPosition pages: only events with Position > AfterPosition.
 	AfterPosition uint64
 	// Limit caps the number of results; 0 means 500.
