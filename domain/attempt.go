@@ -1,0 +1,216 @@
+package domain
+
+import (
+	"fmt"
+	"time"
+)
+
+// AttemptStatus is where a student's attempt is.
+type AttemptStatus string
+
+const (
+	AttemptNotStarted AttemptStatus = ""
+	AttemptInProgress AttemptStatus = "in_progress"
+	AttemptSubmittedS AttemptStatus = "submitted"
+)
+
+// RecordedAnswer is one saved answer with when it was saved.
+type RecordedAnswer struct {
+	Choices []string
+	SavedAt time.Time
+}
+
+// Attempt is one student's attempt at one exam, folded from its stream.
+type Attempt struct {
+	ID          string
+	ExamID      string
+	StudentID   string
+	Status      AttemptStatus
+	StartedAt   time.Time
+	Deadline    *time.Time
+	SubmittedAt *time.Time
+	// Answers holds the latest answer per question as saved, in force.
+	Answers map[string]RecordedAnswer
+	// History holds every answer in stream order; grading applies the
+	// cut-off rule to it, so an answer that slipped in late is ignored.
+	History []AnswerSaved
+	Version int64
+}
+
+// Started reports whether the attempt exists.
+func (t *Attempt) Started() bool { return t.Status != AttemptNotStarted }
+
+// AttemptDeadline is the earlier of the exam's close time and the start plus
+// the time limit; nil when neither applies.
+func AttemptDeadline(e *Exam, startedAt time.Time) *time.Time {
+	var d *time.Time
+	if e.ClosesAt != nil {
+		c := e.ClosesAt.UTC()
+		d = &c
+	}
+	if e.TimeLimitSeconds > 0 {
+		l := startedAt.Add(time.Duration(e.TimeLimitSeconds) * time.Second).UTC()
+		if d == nil || l.Before(*d) {
+			d = &l
+		}
+	}
+	return d
+}
+
+func attemptTags(examID, studentID string) []string {
+	return []string{ExamTag(examID), StudentTag(studentID)}
+}
+
+// requireStudentAccess: the actor must be a student of the exam's level,
+// and the exam must be visible (not a draft); otherwise it does not exist
+// for them.
+func requireStudentAccess(e *Exam, a Actor) error {
+	if !e.Exists() {
+		return ErrNotFound
+	}
+	if a.Role != RoleStudent {
+		return ErrForbidden
+	}
+	if !e.VisibleTo(a) {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// Start begins the attempt. Starting a started attempt decides nothing.
+func (t *Attempt) Start(e *Exam, a Actor, attemptID string, now time.Time) ([]Event, error) {
+	if err := requireStudentAccess(e, a); err != nil {
+		return nil, err
+	}
+	if t.Started() {
+		return nil, nil
+	}
+	if !e.AcceptingAnswers(now) {
+		return nil, ErrExamNotOpen
+	}
+	return []Event{{Type: TypeAttemptStarted, Tags: attemptTags(e.ID, a.ID), Data: &AttemptStarted{
+		AttemptID: attemptID, ExamID: e.ID, StudentID: a.ID, StartedAt: now.UTC(), Deadline: AttemptDeadline(e, now),
+	}}}, nil
+}
+
+// AnswerInput is one answer a student sends.
+type AnswerInput struct {
+	QuestionID string
+	Choices    []string
+}
+
+// SaveAnswers records answers, all or nothing, starting the attempt first if
+// needed. Later answers to a question replace earlier ones.
+func (t *Attempt) SaveAnswers(e *Exam, a Actor, attemptID string, answers []AnswerInput, now time.Time) ([]Event, error) {
+	if err := requireStudentAccess(e, a); err != nil {
+		return nil, err
+	}
+	if t.Status == AttemptSubmittedS {
+		return nil, ErrAttemptSubmitted
+	}
+	if !e.AcceptingAnswers(now) {
+		return nil, ErrExamNotOpen
+	}
+	if t.Started() && t.Deadline != nil && !now.Before(*t.Deadline) {
+		return nil, ErrDeadlinePassed
+	}
+	if len(answers) == 0 {
+		return nil, NewValidationError(map[string]string{"answers": "needs at least one answer"})
+	}
+	if len(answers) > len(e.Questions) {
+		return nil, NewValidationError(map[string]string{"answers": "more answers than the exam has questions"})
+	}
+	events, err := t.Start(e, a, attemptID, now)
+	if err != nil {
+		return nil, err
+	}
+	id := t.ID
+	if id == "" {
+		id = attemptID
+	}
+	for _, in := range answers {
+		q, ok := e.Question(in.QuestionID)
+		if !ok {
+			return nil, fmt.Errorf("question %s: %w", in.QuestionID, ErrNotFound)
+		}
+		if err := q.ValidateAnswer(in.Choices); err != nil {
+			return nil, err
+		}
+		choices := append(make([]string, 0, len(in.Choices)), in.Choices...)
+		events = append(events, Event{Type: TypeAnswerSaved, Tags: attemptTags(e.ID, a.ID), Data: &AnswerSaved{
+			AttemptID: id, ExamID: e.ID, StudentID: a.ID, QuestionID: q.ID, Choices: choices, SavedAt: now.UTC(),
+		}})
+	}
+	return events, nil
+}
+
+// Submit ends the attempt; later answers are refused. Submitting twice
+// decides nothing. An exam that is no longer open refuses submission: its
+// answers are already final by the close.
+func (t *Attempt) Submit(e *Exam, a Actor, attemptID string, now time.Time) ([]Event, error) {
+	if err := requireStudentAccess(e, a); err != nil {
+		return nil, err
+	}
+	if t.Status == AttemptSubmittedS {
+		return nil, nil
+	}
+	if !e.AcceptingAnswers(now) {
+		return nil, ErrExamNotOpen
+	}
+	events, err := t.Start(e, a, attemptID, now)
+	if err != nil {
+		return nil, err
+	}
+	id := t.ID
+	if id == "" {
+		id = attemptID
+	}
+	return append(events, Event{Type: TypeAttemptSubmitted, Tags: attemptTags(e.ID, a.ID), Data: &AttemptSubmitted{
+		AttemptID: id, ExamID: e.ID, StudentID: a.ID, SubmittedAt: now.UTC(),
+	}}), nil
+}
+
+// Apply folds one event of the attempt stream into the state.
+func (t *Attempt) Apply(version int64, data any) {
+	t.Version = version
+	switch d := data.(type) {
+	case *AttemptStarted:
+		t.ID, t.ExamID, t.StudentID = d.AttemptID, d.ExamID, d.StudentID
+		t.Status, t.StartedAt, t.Deadline = AttemptInProgress, d.StartedAt, d.Deadline
+		t.Answers = map[string]RecordedAnswer{}
+	case *AnswerSaved:
+		if t.Answers == nil {
+			t.Answers = map[string]RecordedAnswer{}
+		}
+		if t.Status == AttemptSubmittedS {
+			// An answer recorded after submission (a race between replicas)
+			// stays in the store for audit but is never in force: stream
+			// order, not clocks, decides what came after the submission.
+			return
+		}
+		t.Answers[d.QuestionID] = RecordedAnswer{Choices: d.Choices, SavedAt: d.SavedAt}
+		t.History = append(t.History, *d)
+	case *AttemptSubmitted:
+		t.Status = AttemptSubmittedS
+		s := d.SubmittedAt
+		t.SubmittedAt = &s
+	}
+}
+
+// FinalAnswers applies the grading cut-off: the latest answer per question
+// recorded before the attempt was submitted (History holds only those),
+// before its deadline, and before the exam closed (closedAt may be nil).
+func (t *Attempt) FinalAnswers(closedAt *time.Time) map[string][]string {
+	cutoff := t.Deadline
+	if closedAt != nil && (cutoff == nil || closedAt.Before(*cutoff)) {
+		cutoff = closedAt
+	}
+	out := make(map[string][]string, len(t.Answers))
+	for _, h := range t.History {
+		if cutoff != nil && !h.SavedAt.Before(*cutoff) {
+			continue
+		}
+		out[h.QuestionID] = h.Choices
+	}
+	return out
+}
