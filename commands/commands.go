@@ -1,0 +1,204 @@
+// Package commands is the write side: one handler per command (one file
+// each), each loading the aggregates it needs from the event store, asking
+// the domain to decide, and appending the resulting events with optimistic
+// concurrency. It never reads projections: the write side does not lean on
+// read models.
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/examhall/exam/auth"
+	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
+	"github.com/google/uuid"
+)
+
+// PasswordHasher hashes and verifies passwords (auth.PasswordHasher).
+type PasswordHasher interface {
+	Hash(ctx context.Context, password string) (string, error)
+	Verify(ctx context.Context, encoded, password string) (bool, error)
+}
+
+// TokenIssuer issues and checks tokens (auth.TokenIssuer).
+type TokenIssuer interface {
+	IssueAccess(userID, role string) (string, time.Time, error)
+	IssueRefresh(userID, familyID string, generation int) (string, time.Time, error)
+	ParseRefresh(token string) (auth.RefreshClaims, error)
+}
+
+// LoginThrottle limits failed logins per account (auth.LoginThrottle).
+type LoginThrottle interface {
+	Check(ctx context.Context, account string) error
+	Failed(ctx context.Context, account string)
+	Succeeded(ctx context.Context, account string)
+}
+
+// Deps are what the handlers share. Now and NewID are injected so tests
+// control time and ids.
+type Deps struct {
+	Store    eventstore.Store
+	Now      func() time.Time
+	NewID    func() string
+	Hasher   PasswordHasher
+	Tokens   TokenIssuer
+	Throttle LoginThrottle
+	Logger   *slog.Logger
+	// CacheSize bounds the aggregate cache (streams); 0 means 100,000.
+	CacheSize int
+}
+
+// Validate reports every missing dependency at once.
+func (d *Deps) Validate() error {
+	var errs []error
+	if d.Store == nil {
+		errs = append(errs, errors.New("commands: Store is required"))
+	}
+	if d.Hasher == nil {
+		errs = append(errs, errors.New("commands: Hasher is required"))
+	}
+	if d.Tokens == nil {
+		errs = append(errs, errors.New("commands: Tokens is required"))
+	}
+	if d.Throttle == nil {
+		errs = append(errs, errors.New("commands: Throttle is required"))
+	}
+	return errors.Join(errs...)
+}
+
+func (d *Deps) withDefaults() {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.NewID == nil {
+		d.NewID = func() string { return uuid.NewString() }
+	}
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	if d.CacheSize <= 0 {
+		d.CacheSize = 100_000
+	}
+}
+
+// Meta is the context of one command: who sends it, the request it belongs
+// to, and the client's Idempotency-Key if any.
+type Meta struct {
+	Actor          domain.Actor
+	RequestID      string
+	IdempotencyKey string
+	// IfMatch, when set, is the exam version the client expects (If-Match).
+	IfMatch *int64
+}
+
+// idNamespace scopes deterministic event ids (UUIDv5) to this platform.
+var idNamespace = uuid.MustParse("5f0c8f1e-2b3a-4c7d-9e6f-1a2b3c4d5e6f")
+
+// eventID is random, or deterministic when the command carries an
+// idempotency key, so that a retried command appends nothing new: the store
+// recognises the first event id and returns the original append.
+func (m Meta) eventID(newID func() string, stream string, i int) string {
+	if m.IdempotencyKey == "" {
+		return newID()
+	}
+	return uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "%s|%s|%s|%d", m.Actor.ID, m.IdempotencyKey, stream, i)).String()
+}
+
+// AttemptID is deterministic: one attempt per student and exam.
+func AttemptID(examID, studentID string) string {
+	return uuid.NewSHA1(idNamespace, []byte("attempt|"+examID+"|"+studentID)).String()
+}
+
+// Handlers groups every command handler; cmd/ wires it once.
+type Handlers struct {
+	Repo *Repository
+
+	CreateLevel    *CreateLevelHandler
+	RegisterUser   *RegisterUserHandler
+	UpdateUser     *UpdateUserHandler
+	BootstrapAdmin *BootstrapAdminHandler
+	Login          *LoginHandler
+	Refresh        *RefreshHandler
+	Logout         *LogoutHandler
+	DraftExam      *DraftExamHandler
+	ReplaceExam    *ReplaceExamHandler
+	AddQuestion    *AddQuestionHandler
+	UpdateQuestion *UpdateQuestionHandler
+	RemoveQuestion *RemoveQuestionHandler
+	PublishExam    *PublishExamHandler
+	CloseExam      *CloseExamHandler
+	CorrectKey     *CorrectAnswerKeyHandler
+	ScheduleTick   *ScheduleTickHandler
+	StartAttempt   *StartAttemptHandler
+	SaveAnswers    *SaveAnswersHandler
+	SubmitAttempt  *SubmitAttemptHandler
+	GradeExam      *GradeExamHandler
+	Idempotency    *IdempotencyHandler
+}
+
+// New builds every handler over the same dependencies.
+func New(d Deps) (*Handlers, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	d.withDefaults()
+	repo := NewRepository(d.Store, d.CacheSize)
+	w := &writer{store: d.Store, now: d.Now, newID: d.NewID}
+	base := handlerBase{repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger}
+	return &Handlers{
+		Repo:           repo,
+		CreateLevel:    &CreateLevelHandler{base},
+		RegisterUser:   &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
+		UpdateUser:     &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
+		BootstrapAdmin: &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
+		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle},
+		Refresh:        &RefreshHandler{handlerBase: base, tokens: d.Tokens},
+		Logout:         &LogoutHandler{handlerBase: base, tokens: d.Tokens},
+		DraftExam:      &DraftExamHandler{base},
+		ReplaceExam:    &ReplaceExamHandler{base},
+		AddQuestion:    &AddQuestionHandler{base},
+		UpdateQuestion: &UpdateQuestionHandler{base},
+		RemoveQuestion: &RemoveQuestionHandler{base},
+		PublishExam:    &PublishExamHandler{base},
+		CloseExam:      &CloseExamHandler{base},
+		CorrectKey:     &CorrectAnswerKeyHandler{base},
+		ScheduleTick:   &ScheduleTickHandler{base},
+		StartAttempt:   &StartAttemptHandler{base},
+		SaveAnswers:    &SaveAnswersHandler{base},
+		SubmitAttempt:  &SubmitAttemptHandler{base},
+		GradeExam:      &GradeExamHandler{base},
+		Idempotency:    &IdempotencyHandler{base},
+	}, nil
+}
+
+// handlerBase is what every handler embeds.
+type handlerBase struct {
+	repo  *Repository
+	w     *writer
+	now   func() time.Time
+	newID func() string
+	log   *slog.Logger
+}
+
+// maxConflictRetries bounds how often a handler reloads and decides again
+// after losing an optimistic-concurrency race.
+const maxConflictRetries = 5
+
+// retryOnConflict runs decide-and-append again when another writer won the
+// race for the stream version; the domain re-checks its rules each time.
+func retryOnConflict(ctx context.Context, fn func() error) error {
+	var err error
+	for i := 0; i < maxConflictRetries; i++ {
+		if err = fn(); !errors.Is(err, domain.ErrConflict) {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return err
+}

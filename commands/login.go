@@ -1,0 +1,102 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
+)
+
+// LoginHandler checks credentials and starts a refresh-token family.
+type LoginHandler struct {
+	handlerBase
+	hasher   PasswordHasher
+	tokens   TokenIssuer
+	throttle LoginThrottle
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// Tokens is what a login or refresh hands the client.
+type Tokens struct {
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	User             *domain.User
+}
+
+// Handle logs a user in. Unknown email, wrong password and a deactivated
+// user are the same error, in about the same time, so accounts cannot be
+// enumerated. Failures count against the account, not the client address.
+func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password string) (Tokens, error) {
+	account := domain.NormalizeEmail(email)
+	if err := h.throttle.Check(ctx, account); err != nil {
+		return Tokens{}, err
+	}
+	u, hash, err := h.lookup(ctx, account)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if hash == "" {
+		// Spend the same work as a real check.
+		_, _ = h.hasher.Verify(ctx, h.dummyHash(ctx), password)
+		h.throttle.Failed(ctx, account)
+		return Tokens{}, domain.ErrInvalidCredentials
+	}
+	ok, err := h.hasher.Verify(ctx, hash, password)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("verify password: %w", err)
+	}
+	if !ok || !u.Active {
+		h.throttle.Failed(ctx, account)
+		return Tokens{}, domain.ErrInvalidCredentials
+	}
+	h.throttle.Succeeded(ctx, account)
+
+	family := h.newID()
+	now := h.now()
+	m.Actor = u.Actor()
+	if _, err := h.w.append(ctx, m, domain.SessionStream(family), eventstore.NoStream, now, []domain.Event{domain.StartSession(family, u.ID, now)}); err != nil {
+		return Tokens{}, err
+	}
+	return issueTokens(h.tokens, u, family, 0)
+}
+
+// dummyHash is a hash of a random string with the current parameters,
+// verified when the email is unknown so both paths cost the same.
+func (h *LoginHandler) dummyHash(ctx context.Context) string {
+	h.dummyOnce.Do(func() {
+		h.dummy, _ = h.hasher.Hash(ctx, h.newID())
+	})
+	return h.dummy
+}
+
+func (h *LoginHandler) lookup(ctx context.Context, account string) (*domain.User, string, error) {
+	held, err := h.repo.loadReservation(ctx, account)
+	if err != nil || held.UserID == "" {
+		return nil, "", err
+	}
+	u, err := h.repo.LoadUser(ctx, held.UserID)
+	if err != nil || !u.Exists() {
+		return nil, "", err
+	}
+	hash, _, err := h.repo.loadPasswordHash(ctx, u.ID)
+	return u, hash, err
+}
+
+func issueTokens(t TokenIssuer, u *domain.User, family string, generation int) (Tokens, error) {
+	access, accessExp, err := t.IssueAccess(u.ID, string(u.Role))
+	if err != nil {
+		return Tokens{}, fmt.Errorf("issue access token: %w", err)
+	}
+	refresh, refreshExp, err := t.IssueRefresh(u.ID, family, generation)
+	if err != nil {
+		return Tokens{}, fmt.Errorf("issue refresh token: %w", err)
+	}
+	return Tokens{AccessToken: access, AccessExpiresAt: accessExp, RefreshToken: refresh, RefreshExpiresAt: refreshExp, User: u}, nil
+}
