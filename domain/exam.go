@@ -71,10 +71,11 @@ func (e *Exam) VisibleTo(a Actor) bool {
 	return e.CanManage(a)
 }
 
-// KeysVisibleTo: students see answer keys only once the exam is graded.
+// KeysVisibleTo: students see answer keys only once the exam is graded, and
+// only of exams they can see at all.
 func (e *Exam) KeysVisibleTo(a Actor) bool {
 	if a.Role == RoleStudent {
-		return e.Status == StatusGraded
+		return e.Status == StatusGraded && e.VisibleTo(a)
 	}
 	return e.CanManage(a)
 }
