@@ -25,6 +25,9 @@ func ScoreQuestion(q Question, chosen []string) float64 {
 		if len(chosen) == 1 && correct[chosen[0]] {
 			return q.Points
 		}
+		if q.NegativePoints == 0 {
+			return 0 // not -0, which encoding/json writes as "-0"
+		}
 		return -q.NegativePoints
 	}
 	if len(correct) == 0 {
