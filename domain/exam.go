@@ -99,9 +99,18 @@ func (e *Exam) MaxScore() float64 {
 	return roundScore(s)
 }
 
-// AcceptingAnswers reports whether answers may be saved at now.
+// AcceptingAnswers reports whether answers may be saved at now: the exam is
+// open, or scheduled and its opening time has come (students need not wait
+// for the scheduler to record the opening), and its closing time has not
+// passed (nor the scheduler's close).
 func (e *Exam) AcceptingAnswers(now time.Time) bool {
-	if e.Status != StatusOpen {
+	switch e.Status {
+	case StatusOpen:
+	case StatusScheduled:
+		if e.OpensAt == nil || now.Before(*e.OpensAt) {
+			return false
+		}
+	default:
 		return false
 	}
 	return e.ClosesAt == nil || now.Before(*e.ClosesAt)

@@ -78,9 +78,11 @@ func GradeAttempt(e *Exam, t *Attempt) AttemptGrade {
 		if len(chosen) > 0 {
 			g.Answered++
 		}
-		pts := roundScore(ScoreQuestion(q, chosen))
+		pts := ScoreQuestion(q, chosen)
+		// The total sums exact points and is rounded once, so three answers
+		// worth a third each make 1, not 0.9999.
 		total += pts
-		g.Questions = append(g.Questions, QuestionScore{QuestionID: q.ID, Choices: nonNil(chosen), PointsAwarded: pts})
+		g.Questions = append(g.Questions, QuestionScore{QuestionID: q.ID, Choices: nonNil(chosen), PointsAwarded: roundScore(pts)})
 	}
 	g.Score = roundScore(math.Max(0, total))
 	return g

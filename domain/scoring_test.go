@@ -163,16 +163,16 @@ func TestGradeAttempt(t *testing.T) {
 			},
 			answers: []timedAnswer{{"p1", []string{"c"}, 1}, {"p2", []string{"a", "b"}, 1}},
 			score:   1.5, maxScore: 3.5, answered: 2, perQ: []float64{0.8333, 0.6667}},
-		// Points awarded are rounded per question and the total is their sum,
-		// so the per-question breakdown always adds up to the score.
-		{name: "per-question points are rounded before summing: 3 × 0.3333 = 0.9999",
+		// The total sums exact points and is rounded once; the per-question
+		// breakdown is rounded for display.
+		{name: "exact thirds sum to a whole: 3 × 1/3 = 1 (shown as 0.3333 each)",
 			questions: []Question{
 				{ID: "r1", Kind: KindMultiple, Choices: keyed("a", "b", "c", "d"), Correct: []string{"a", "b", "c"}, Points: 1},
 				{ID: "r2", Kind: KindMultiple, Choices: keyed("a", "b", "c", "d"), Correct: []string{"a", "b", "c"}, Points: 1},
 				{ID: "r3", Kind: KindMultiple, Choices: keyed("a", "b", "c", "d"), Correct: []string{"a", "b", "c"}, Points: 1},
 			},
 			answers: []timedAnswer{{"r1", []string{"a", "b", "d"}, 1}, {"r2", []string{"a", "c", "d"}, 1}, {"r3", []string{"b", "c", "d"}, 1}},
-			score:   0.9999, maxScore: 3, answered: 3, perQ: []float64{0.3333, 0.3333, 0.3333}},
+			score:   1, maxScore: 3, answered: 3, perQ: []float64{0.3333, 0.3333, 0.3333}},
 		{name: "a negative share is rounded too: −1/3 point",
 			questions: []Question{
 				{ID: "n1", Kind: KindMultiple, Choices: keyed("a", "b", "c", "d", "e"), Correct: []string{"a", "b", "c"}, Points: 1, NegativePoints: 1},
