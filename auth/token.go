@@ -1,0 +1,232 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// ErrInvalidToken is wrapped by every token parsing failure: malformed,
+// wrong algorithm, bad signature, wrong issuer, expired, wrong type, missing
+// claims. The jwt library's own error is wrapped too, so
+// errors.Is(err, jwt.ErrTokenExpired) works for callers that care.
+var ErrInvalidToken = errors.New("auth: invalid token")
+
+// Token defaults.
+const (
+	DefaultIssuer     = "examhall"
+	DefaultAccessTTL  = 15 * time.Minute
+	DefaultRefreshTTL = 30 * 24 * time.Hour
+	// MinSecretLength is the minimum HS256 key length in bytes.
+	MinSecretLength = 32
+)
+
+const (
+	tokenTypeAccess  = "access"
+	tokenTypeRefresh = "refresh"
+)
+
+// TokenConfig configures a TokenIssuer. Zero durations take the defaults;
+// an empty Issuer is DefaultIssuer; nil Now is time.Now; nil NewID is
+// uuid.NewString.
+type TokenConfig struct {
+	Secret     []byte // HS256 key, at least MinSecretLength bytes
+	Issuer     string
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	Now        func() time.Time
+	NewID      func() string // token ids (jti)
+}
+
+// AccessClaims are the validated contents of an access token.
+type AccessClaims struct {
+	UserID    string
+	Role      string
+	ExpiresAt time.Time
+	ID        string // jti
+}
+
+// RefreshClaims are the validated contents of a refresh token. FamilyID and
+// Generation support rotation with reuse detection: the store remembers the
+// current generation of each family; presenting an older one means the
+// token was stolen or replayed, and the family is revoked.
+type RefreshClaims struct {
+	UserID     string
+	FamilyID   string
+	Generation int
+	ExpiresAt  time.Time
+	ID         string // jti
+}
+
+// TokenIssuer signs and verifies access and refresh tokens with HS256.
+// Safe for concurrent use.
+type TokenIssuer struct {
+	secret     []byte
+	issuer     string
+	accessTTL  time.Duration
+	refreshTTL time.Duration
+	now        func() time.Time
+	newID      func() string
+	parser     *jwt.Parser
+}
+
+// tokenClaims is the wire form. "typ" (in the payload, not the header)
+// separates access from refresh tokens so neither is accepted as the other.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Type       string `json:"typ"`
+	Role       string `json:"role,omitempty"`
+	FamilyID   string `json:"fam,omitempty"`
+	Generation *int   `json:"gen,omitempty"`
+}
+
+// NewTokenIssuer validates cfg and returns an issuer.
+func NewTokenIssuer(cfg TokenConfig) (*TokenIssuer, error) {
+	var errs []error
+	if len(cfg.Secret) < MinSecretLength {
+		errs = append(errs, fmt.Errorf("auth: token secret must be at least %d bytes, got %d", MinSecretLength, len(cfg.Secret)))
+	}
+	if cfg.AccessTTL < 0 {
+		errs = append(errs, errors.New("auth: negative AccessTTL"))
+	}
+	if cfg.RefreshTTL < 0 {
+		errs = append(errs, errors.New("auth: negative RefreshTTL"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	t := &TokenIssuer{
+		secret:     append([]byte(nil), cfg.Secret...),
+		issuer:     cfg.Issuer,
+		accessTTL:  cfg.AccessTTL,
+		refreshTTL: cfg.RefreshTTL,
+		now:        cfg.Now,
+		newID:      cfg.NewID,
+	}
+	if t.issuer == "" {
+		t.issuer = DefaultIssuer
+	}
+	if t.accessTTL == 0 {
+		t.accessTTL = DefaultAccessTTL
+	}
+	if t.refreshTTL == 0 {
+		t.refreshTTL = DefaultRefreshTTL
+	}
+	if t.now == nil {
+		t.now = time.Now
+	}
+	if t.newID == nil {
+		t.newID = uuid.NewString
+	}
+	t.parser = jwt.NewParser(
+		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+		jwt.WithIssuer(t.issuer),
+		jwt.WithTimeFunc(t.now),
+		jwt.WithExpirationRequired(),
+		jwt.WithStrictDecoding(), // no alternative encodings of the same signature
+	)
+	return t, nil
+}
+
+// AccessTTL is the lifetime of access tokens (for "expires_in").
+func (t *TokenIssuer) AccessTTL() time.Duration { return t.accessTTL }
+
+// RefreshTTL is the lifetime of refresh tokens.
+func (t *TokenIssuer) RefreshTTL() time.Duration { return t.refreshTTL }
+
+// IssueAccess returns a signed access token for the user and its expiry.
+func (t *TokenIssuer) IssueAccess(userID, role string) (string, time.Time, error) {
+	if userID == "" || role == "" {
+		return "", time.Time{}, errors.New("auth: access token needs a user id and a role")
+	}
+	c := t.registered(userID, t.accessTTL)
+	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeAccess, Role: role}, c.ExpiresAt.Time)
+}
+
+// IssueRefresh returns a signed refresh token of the given family and
+// generation, and its expiry.
+func (t *TokenIssuer) IssueRefresh(userID, familyID string, generation int) (string, time.Time, error) {
+	if userID == "" || familyID == "" {
+		return "", time.Time{}, errors.New("auth: refresh token needs a user id and a family id")
+	}
+	if generation < 0 {
+		return "", time.Time{}, errors.New("auth: negative refresh generation")
+	}
+	c := t.registered(userID, t.refreshTTL)
+	gen := generation
+	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeRefresh, FamilyID: familyID, Generation: &gen}, c.ExpiresAt.Time)
+}
+
+// ParseAccess verifies an access token and returns its claims. Every
+// failure wraps ErrInvalidToken.
+func (t *TokenIssuer) ParseAccess(token string) (AccessClaims, error) {
+	c, err := t.parse(token, tokenTypeAccess)
+	if err != nil {
+		return AccessClaims{}, err
+	}
+	if c.Role == "" {
+		return AccessClaims{}, fmt.Errorf("%w: missing role", ErrInvalidToken)
+	}
+	return AccessClaims{UserID: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, ID: c.ID}, nil
+}
+
+// ParseRefresh verifies a refresh token and returns its claims. Every
+// failure wraps ErrInvalidToken.
+func (t *TokenIssuer) ParseRefresh(token string) (RefreshClaims, error) {
+	c, err := t.parse(token, tokenTypeRefresh)
+	if err != nil {
+		return RefreshClaims{}, err
+	}
+	if c.FamilyID == "" || c.Generation == nil || *c.Generation < 0 {
+		return RefreshClaims{}, fmt.Errorf("%w: missing family or generation", ErrInvalidToken)
+	}
+	return RefreshClaims{UserID: c.Subject, FamilyID: c.FamilyID, Generation: *c.Generation, ExpiresAt: c.ExpiresAt.Time, ID: c.ID}, nil
+}
+
+func (t *TokenIssuer) registered(userID string, ttl time.Duration) jwt.RegisteredClaims {
+	// JWT times have second precision; truncate so the returned expiry equals
+	// what a parse of the token reports.
+	now := t.now().UTC().Truncate(time.Second)
+	return jwt.RegisteredClaims{
+		Issuer:    t.issuer,
+		Subject:   userID,
+		IssuedAt:  jwt.NewNumericDate(now),
+		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		ID:        t.newID(),
+	}
+}
+
+func (t *TokenIssuer) sign(c tokenClaims, exp time.Time) (string, time.Time, error) {
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(t.secret)
+	if err != nil {
+		return "", time.Time{}, fmt.Errorf("auth: sign token: %w", err)
+	}
+	return s, exp, nil
+}
+
+func (t *TokenIssuer) parse(token, typ string) (*tokenClaims, error) {
+	var c tokenClaims
+	_, err := t.parser.ParseWithClaims(token, &c, func(tok *jwt.Token) (any, error) {
+		// WithValidMethods already restricts alg; check the concrete type too.
+		if tok.Method != jwt.SigningMethodHS256 {
+			return nil, errors.New("unexpected signing method")
+		}
+		return t.secret, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	if c.Type != typ {
+		return nil, fmt.Errorf("%w: wrong token type, want %s", ErrInvalidToken, typ)
+	}
+	if c.Subject == "" {
+		return nil, fmt.Errorf("%w: missing subject", ErrInvalidToken)
+	}
+	if c.ExpiresAt == nil { // guaranteed by WithExpirationRequired; keep the nil check local
+		return nil, fmt.Errorf("%w: missing expiry", ErrInvalidToken)
+	}
+	return &c, nil
+}
