@@ -1,0 +1,143 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/examhall/exam/commands"
+	"github.com/examhall/exam/domain"
+	"github.com/gin-gonic/gin"
+)
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+type verifyRequest struct {
+	Token string `json:"token"`
+}
+
+type tokenResponse struct {
+	AccessToken  string   `json:"access_token"`
+	RefreshToken string   `json:"refresh_token"`
+	TokenType    string   `json:"token_type"`
+	ExpiresIn    int      `json:"expires_in"`
+	User         userView `json:"user"`
+}
+
+func tokensView(t commands.Tokens, now time.Time) tokenResponse {
+	return tokenResponse{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: "Bearer",
+		ExpiresIn: int(t.AccessExpiresAt.Sub(now).Round(time.Second).Seconds()), User: viewUser(t.User)}
+}
+
+func required(fields map[string]string, name, value string) {
+	if value == "" {
+		fields[name] = "is required"
+	}
+}
+
+func (s *Server) login(c *gin.Context) {
+	var req loginRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		Abort(c, err)
+		return
+	}
+	fields := map[string]string{}
+	required(fields, "email", req.Email)
+	required(fields, "password", req.Password)
+	if len(fields) > 0 {
+		Abort(c, validationFailed(fields))
+		return
+	}
+	t, err := s.cmd.Login.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.Email, req.Password)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, tokensView(t, time.Now()))
+}
+
+func (s *Server) refresh(c *gin.Context) {
+	var req refreshRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		Abort(c, err)
+		return
+	}
+	if req.RefreshToken == "" {
+		Abort(c, validationFailed(map[string]string{"refresh_token": "is required"}))
+		return
+	}
+	t, err := s.cmd.Refresh.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.RefreshToken)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, tokensView(t, time.Now()))
+}
+
+func (s *Server) logout(c *gin.Context) {
+	var req refreshRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		Abort(c, err)
+		return
+	}
+	if req.RefreshToken == "" {
+		Abort(c, validationFailed(map[string]string{"refresh_token": "is required"}))
+		return
+	}
+	if err := s.cmd.Logout.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.RefreshToken); err != nil {
+		Abort(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// verify is token introspection for other services: an invalid token, or
+// one of a deactivated user, is simply inactive.
+func (s *Server) verify(c *gin.Context) {
+	var req verifyRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		Abort(c, err)
+		return
+	}
+	if req.Token == "" {
+		Abort(c, validationFailed(map[string]string{"token": "is required"}))
+		return
+	}
+	claims, err := s.tokens.ParseAccess(req.Token)
+	if err != nil {
+		c.JSON(http.StatusOK, gin.H{"active": false})
+		return
+	}
+	u, err := s.lookupUser(c.Request.Context(), claims.UserID)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	if u == nil || !u.Active {
+		c.JSON(http.StatusOK, gin.H{"active": false})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"active": true, "sub": u.ID, "role": string(u.Role), "exp": claims.ExpiresAt.Unix()})
+}
+
+func (s *Server) me(c *gin.Context) {
+	u, err := s.lookupUser(c.Request.Context(), actorFrom(c).ID)
+	if err != nil || u == nil {
+		Abort(c, orNotFound(err))
+		return
+	}
+	c.JSON(http.StatusOK, viewUser(u))
+}
+
+func orNotFound(err error) error {
+	if err != nil {
+		return err
+	}
+	return domain.ErrNotFound
+}

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"net/http"
+	"sort"
+	"strconv"
+
+	"github.com/examhall/exam/domain"
+	"github.com/gin-gonic/gin"
+)
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// managedExam loads an exam the staff actor manages, or aborts.
+func (s *Server) managedExam(c *gin.Context) (*domain.Exam, bool) {
+	if !requireRole(c, domain.RoleAdmin, domain.RoleDoctor) {
+		return nil, false
+	}
+	e, err := s.cmd.Repo.LoadExam(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		Abort(c, err)
+		return nil, false
+	}
+	if !e.Exists() {
+		Abort(c, domain.ErrNotFound)
+		return nil, false
+	}
+	if !e.CanManage(actorFrom(c)) {
+		Abort(c, domain.ErrForbidden)
+		return nil, false
+	}
+	return e, true
+}
+
+// examResults lists degrees for staff, as JSON, CSV or XLSX.
+func (s *Server) examResults(c *gin.Context) {
+	e, ok := s.managedExam(c)
+	if !ok {
+		return
+	}
+	format := c.DefaultQuery("format", "json")
+	if format != "json" && format != "csv" && format != "xlsx" {
+		Abort(c, validationFailed(map[string]string{"format": "must be json, csv or xlsx"}))
+		return
+	}
+	if e.GradeRound == 0 {
+		Abort(c, domain.ErrNotGraded)
+		return
+	}
+	ctx := c.Request.Context()
+	rows, err := s.reads.ExamResults(ctx, e.ID)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	items := make([]resultItemView, 0, len(rows))
+	for _, row := range rows {
+		item := resultItemView{StudentID: row.StudentID, Score: row.Score, MaxScore: row.MaxScore,
+			Percentage: percentage(row.Score, row.MaxScore), Answered: row.Answered, GradedAt: row.GradedAt.UTC(), Overridden: row.Overridden}
+		if u, err := s.lookupUser(ctx, row.StudentID); err == nil && u != nil {
+			item.Email, item.FullName = u.Email, u.FullName
+		}
+		items = append(items, item)
+	}
+	sort.SliceStable(items, func(i, j int) bool {
+		if items[i].Email != items[j].Email {
+			return items[i].Email < items[j].Email
+		}
+		return items[i].StudentID < items[j].StudentID
+	})
+	switch format {
+	case "csv":
+		writeResultsCSV(c, e, items)
+	case "xlsx":
+		writeResultsXLSX(c, e, items)
+	default:
+		c.JSON(http.StatusOK, gin.H{"items": items})
+	}
+}
+
+// myExamResult is a student's own degree, with the key, once graded.
+func (s *Server) myExamResult(c *gin.Context) {
+	if !requireRole(c, domain.RoleStudent) {
+		return
+	}
+	a := actorFrom(c)
+	ctx := c.Request.Context()
+	e, err := s.cmd.Repo.LoadExam(ctx, c.Param("id"))
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	if !e.Exists() || !e.VisibleTo(a) {
+		Abort(c, domain.ErrNotFound)
+		return
+	}
+	if e.Status != domain.StatusGraded {
+		Abort(c, domain.ErrNotGraded)
+		return
+	}
+	row, ok, err := s.reads.StudentResult(ctx, e.ID, a.ID)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	if !ok {
+		Abort(c, NewAPIError(http.StatusNotFound, "not_found", "no result: you did not attempt this exam"))
+		return
+	}
+	c.JSON(http.StatusOK, viewStudentResult(row, e, true))
+}
+
+// myResults lists the student's degrees across exams.
+func (s *Server) myResults(c *gin.Context) {
+	if !requireRole(c, domain.RoleStudent) {
+		return
+	}
+	ctx := c.Request.Context()
+	rows, err := s.reads.StudentResults(ctx, actorFrom(c).ID)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	items := make([]studentResultView, 0, len(rows))
+	for _, row := range rows {
+		e, ok, err := s.reads.Exam(ctx, row.ExamID)
+		if err != nil || !ok || e.Status != domain.StatusGraded {
+			continue
+		}
+		items = append(items, viewStudentResult(row, e, false))
+	}
+	c.JSON(http.StatusOK, NewListResponse(items, ""))
+}

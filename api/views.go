@@ -1,0 +1,251 @@
+package api
+
+import (
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
+	"github.com/examhall/exam/projections"
+)
+
+// JSON shapes of API.md. Times are RFC 3339 UTC; absent optional times are null.
+
+type userView struct {
+	ID        string    `json:"id"`
+	Email     string    `json:"email"`
+	FullName  string    `json:"full_name"`
+	Role      string    `json:"role"`
+	Active    bool      `json:"active"`
+	LevelID   *string   `json:"level_id,omitempty"`
+	IDNumber  *string   `json:"id_number,omitempty"`
+	Subject   *string   `json:"subject,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func viewUser(u *domain.User) userView {
+	v := userView{ID: u.ID, Email: u.Email, FullName: u.FullName, Role: string(u.Role), Active: u.Active, CreatedAt: u.CreatedAt.UTC()}
+	switch u.Role {
+	case domain.RoleStudent:
+		lvl, idn := u.LevelID, u.IDNumber
+		v.LevelID, v.IDNumber = &lvl, &idn
+	case domain.RoleDoctor:
+		s := u.Subject
+		v.Subject = &s
+	}
+	return v
+}
+
+type levelView struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func viewLevel(l domain.Level) levelView {
+	return levelView{ID: l.ID, Name: l.Name, CreatedAt: l.CreatedAt.UTC()}
+}
+
+type choiceView struct {
+	Key  string `json:"key"`
+	Text string `json:"text"`
+}
+
+type questionView struct {
+	ID             string       `json:"id"`
+	Text           string       `json:"text"`
+	Kind           string       `json:"kind"`
+	Choices        []choiceView `json:"choices"`
+	Correct        []string     `json:"correct,omitempty"`
+	Points         float64      `json:"points"`
+	NegativePoints float64      `json:"negative_points"`
+	ImageID        *string      `json:"image_id"`
+}
+
+type examView struct {
+	ID               string         `json:"id"`
+	Title            string         `json:"title"`
+	Description      string         `json:"description"`
+	LevelID          string         `json:"level_id"`
+	OwnerID          string         `json:"owner_id"`
+	Status           string         `json:"status"`
+	Version          int64          `json:"version"`
+	OpensAt          *time.Time     `json:"opens_at"`
+	ClosesAt         *time.Time     `json:"closes_at"`
+	TimeLimitSeconds *int           `json:"time_limit_seconds"`
+	MaxScore         float64        `json:"max_score"`
+	QuestionCount    int            `json:"question_count"`
+	CreatedAt        time.Time      `json:"created_at"`
+	Questions        []questionView `json:"questions,omitempty"`
+}
+
+// viewExam renders an exam; withKeys decides whether answer keys are shown,
+// withQuestions whether questions are listed (summaries leave them out).
+func viewExam(e *domain.Exam, withKeys, withQuestions bool) examView {
+	v := examView{
+		ID: e.ID, Title: e.Title, Description: e.Description, LevelID: e.LevelID, OwnerID: e.OwnerID,
+		Status: string(e.Status), Version: e.Version, OpensAt: utc(e.OpensAt), ClosesAt: utc(e.ClosesAt),
+		MaxScore: e.MaxScore(), QuestionCount: len(e.Questions), CreatedAt: e.CreatedAt.UTC(),
+	}
+	if e.TimeLimitSeconds > 0 {
+		l := e.TimeLimitSeconds
+		v.TimeLimitSeconds = &l
+	}
+	if withQuestions {
+		v.Questions = make([]questionView, 0, len(e.Questions))
+		for _, q := range e.Questions {
+			qv := questionView{ID: q.ID, Text: q.Text, Kind: string(q.Kind), Points: q.Points, NegativePoints: q.NegativePoints,
+				Choices: make([]choiceView, len(q.Choices))}
+			for i, c := range q.Choices {
+				qv.Choices[i] = choiceView{Key: c.Key, Text: c.Text}
+			}
+			if withKeys {
+				qv.Correct = append([]string{}, q.Correct...)
+			}
+			if q.ImageID != "" {
+				img := q.ImageID
+				qv.ImageID = &img
+			}
+			v.Questions = append(v.Questions, qv)
+		}
+	}
+	return v
+}
+
+// RenderStudentExam renders the document the student cache holds. The
+// cache passes an exam whose keys are already stripped unless it is graded.
+func RenderStudentExam(e *domain.Exam) ([]byte, error) {
+	return json.Marshal(viewExam(e, e.Status == domain.StatusGraded, true))
+}
+
+type attemptView struct {
+	AttemptID string     `json:"attempt_id"`
+	ExamID    string     `json:"exam_id"`
+	Status    string     `json:"status"`
+	StartedAt time.Time  `json:"started_at"`
+	Deadline  *time.Time `json:"deadline"`
+}
+
+type attemptStateView struct {
+	AttemptID   string              `json:"attempt_id"`
+	ExamID      string              `json:"exam_id"`
+	Status      string              `json:"status"`
+	StartedAt   time.Time           `json:"started_at"`
+	Deadline    *time.Time          `json:"deadline"`
+	SubmittedAt *time.Time          `json:"submitted_at"`
+	Answers     map[string][]string `json:"answers"`
+}
+
+type savedAnswerView struct {
+	QuestionID string    `json:"question_id"`
+	Choices    []string  `json:"choices"`
+	SavedAt    time.Time `json:"saved_at"`
+}
+
+type submittedView struct {
+	AttemptID   string    `json:"attempt_id"`
+	Status      string    `json:"status"`
+	SubmittedAt time.Time `json:"submitted_at"`
+}
+
+type resultItemView struct {
+	StudentID  string    `json:"student_id"`
+	Email      string    `json:"email"`
+	FullName   string    `json:"full_name"`
+	Score      float64   `json:"score"`
+	MaxScore   float64   `json:"max_score"`
+	Percentage float64   `json:"percentage"`
+	Answered   int       `json:"answered"`
+	GradedAt   time.Time `json:"graded_at"`
+	Overridden bool      `json:"overridden"`
+}
+
+type questionResultView struct {
+	QuestionID    string   `json:"question_id"`
+	Choices       []string `json:"choices"`
+	Correct       []string `json:"correct"`
+	PointsAwarded float64  `json:"points_awarded"`
+}
+
+type studentResultView struct {
+	ExamID     string               `json:"exam_id"`
+	ExamTitle  string               `json:"exam_title,omitempty"`
+	Score      float64              `json:"score"`
+	MaxScore   float64              `json:"max_score"`
+	Percentage float64              `json:"percentage"`
+	GradedAt   time.Time            `json:"graded_at"`
+	Overridden bool                 `json:"overridden"`
+	Questions  []questionResultView `json:"questions,omitempty"`
+}
+
+func percentage(score, max float64) float64 {
+	if max <= 0 {
+		return 0
+	}
+	return math.Round(score/max*10000) / 100
+}
+
+func viewStudentResult(row projections.ResultRow, e *domain.Exam, withQuestions bool) studentResultView {
+	v := studentResultView{ExamID: row.ExamID, Score: row.Score, MaxScore: row.MaxScore,
+		Percentage: percentage(row.Score, row.MaxScore), GradedAt: row.GradedAt.UTC(), Overridden: row.Overridden}
+	if e != nil {
+		v.ExamTitle = e.Title
+	}
+	if withQuestions {
+		v.Questions = make([]questionResultView, 0, len(row.Questions))
+		for _, qs := range row.Questions {
+			qv := questionResultView{QuestionID: qs.QuestionID, Choices: nonNil(qs.Choices), PointsAwarded: qs.PointsAwarded, Correct: []string{}}
+			if e != nil {
+				if q, ok := e.Question(qs.QuestionID); ok {
+					qv.Correct = append([]string{}, q.Correct...)
+				}
+			}
+			v.Questions = append(v.Questions, qv)
+		}
+	}
+	return v
+}
+
+type actorView struct {
+	ID   string `json:"id"`
+	Role string `json:"role"`
+}
+
+type eventView struct {
+	EventID       string          `json:"event_id"`
+	StreamID      string          `json:"stream_id"`
+	Version       int64           `json:"version"`
+	Position      uint64          `json:"position"`
+	Type          string          `json:"type"`
+	OccurredAt    time.Time       `json:"occurred_at"`
+	Actor         actorView       `json:"actor"`
+	CorrelationID string          `json:"correlation_id,omitempty"`
+	Data          json.RawMessage `json:"data"`
+}
+
+// viewEvent renders a stored event; sensitive payloads (password hashes,
+// recorded responses) are replaced by a marker.
+func viewEvent(r eventstore.Record) eventView {
+	data := json.RawMessage(r.Data)
+	if domain.IsSensitiveEventType(r.Type) || !json.Valid(r.Data) {
+		data = json.RawMessage(`{"redacted":true}`)
+	}
+	return eventView{EventID: r.EventID, StreamID: r.StreamID, Version: r.Version, Position: r.Position, Type: r.Type,
+		OccurredAt: r.OccurredAt.UTC(), Actor: actorView{ID: r.ActorID, Role: r.ActorRole}, CorrelationID: r.CorrelationID, Data: data}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

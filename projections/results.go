@@ -1,0 +1,108 @@
+package projections
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
+)
+
+// ResultRow is one student's degree in one exam.
+type ResultRow struct {
+	ExamID     string
+	StudentID  string
+	AttemptID  string
+	Score      float64
+	MaxScore   float64
+	Answered   int
+	Round      int
+	GradedAt   time.Time
+	Questions  []domain.QuestionScore
+	Overridden bool
+}
+
+// Results is the degrees read model: the latest score per student and
+// exam, from grade events (computed scores and manual overrides).
+type Results struct {
+	mu        sync.RWMutex
+	byExam    map[string]map[string]*ResultRow
+	byStudent map[string]map[string]*ResultRow
+}
+
+// NewResults returns an empty results model.
+func NewResults() *Results {
+	return &Results{byExam: map[string]map[string]*ResultRow{}, byStudent: map[string]map[string]*ResultRow{}}
+}
+
+func (r *Results) Name() string { return "results" }
+
+func (r *Results) Apply(rec eventstore.Record, data any) {
+	if eventstore.Category(rec.StreamID) != domain.CategoryGrades {
+		return
+	}
+	examID := strings.TrimPrefix(rec.StreamID, domain.CategoryGrades+"-")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch d := data.(type) {
+	case *domain.AttemptScored:
+		r.put(&ResultRow{ExamID: examID, StudentID: d.StudentID, AttemptID: d.AttemptID, Score: d.Score, MaxScore: d.MaxScore,
+			Answered: d.Answered, Round: d.Round, GradedAt: d.GradedAt, Questions: d.Questions})
+	case *domain.ScoreOverridden:
+		row := &ResultRow{ExamID: examID, StudentID: d.StudentID}
+		if cur := r.byExam[examID][d.StudentID]; cur != nil {
+			cp := *cur
+			row = &cp
+		}
+		row.Score, row.MaxScore, row.GradedAt, row.Overridden = d.Score, d.MaxScore, d.OverriddenAt, true
+		r.put(row)
+	}
+}
+
+func (r *Results) put(row *ResultRow) {
+	if r.byExam[row.ExamID] == nil {
+		r.byExam[row.ExamID] = map[string]*ResultRow{}
+	}
+	if r.byStudent[row.StudentID] == nil {
+		r.byStudent[row.StudentID] = map[string]*ResultRow{}
+	}
+	r.byExam[row.ExamID][row.StudentID] = row
+	r.byStudent[row.StudentID][row.ExamID] = row
+}
+
+// ExamResults lists an exam's results ordered by student id.
+func (r *Results) ExamResults(examID string) []ResultRow {
+	r.mu.RLock()
+	out := make([]ResultRow, 0, len(r.byExam[examID]))
+	for _, row := range r.byExam[examID] {
+		out = append(out, *row)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].StudentID < out[j].StudentID })
+	return out
+}
+
+// StudentResult returns one student's result in one exam.
+func (r *Results) StudentResult(examID, studentID string) (ResultRow, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	row, ok := r.byExam[examID][studentID]
+	if !ok {
+		return ResultRow{}, false
+	}
+	return *row, true
+}
+
+// StudentResults lists a student's results across exams, newest first.
+func (r *Results) StudentResults(studentID string) []ResultRow {
+	r.mu.RLock()
+	out := make([]ResultRow, 0, len(r.byStudent[studentID]))
+	for _, row := range r.byStudent[studentID] {
+		out = append(out, *row)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].GradedAt.After(out[j].GradedAt) })
+	return out
+}

@@ -1,0 +1,105 @@
+package projections
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
+)
+
+// ExamLoader folds an exam from the event store (read-through on a miss).
+type ExamLoader interface {
+	LoadExam(ctx context.Context, examID string) (*domain.Exam, error)
+}
+
+// StudentDoc is a rendered student view of an exam.
+type StudentDoc struct {
+	Body    []byte
+	Version int64
+	LevelID string
+	Status  domain.ExamStatus
+}
+
+// StudentExamCache holds the exam documents students fetch, rendered once
+// per exam version. Keys are stripped before rendering unless the exam is
+// graded, so a cached document can never leak an answer key.
+type StudentExamCache struct {
+	catalog *Catalog
+	loader  ExamLoader
+	render  func(*domain.Exam) ([]byte, error)
+
+	mu   sync.RWMutex
+	docs map[string]StudentDoc
+}
+
+// NewStudentExamCache returns a cache; render produces the JSON document.
+func NewStudentExamCache(catalog *Catalog, loader ExamLoader, render func(*domain.Exam) ([]byte, error)) *StudentExamCache {
+	return &StudentExamCache{catalog: catalog, loader: loader, render: render, docs: map[string]StudentDoc{}}
+}
+
+func (s *StudentExamCache) Name() string { return "student_exam_cache" }
+
+// Apply invalidates the exam's document on any change of the exam.
+func (s *StudentExamCache) Apply(rec eventstore.Record, _ any) {
+	if eventstore.Category(rec.StreamID) != domain.CategoryExam {
+		return
+	}
+	id := strings.TrimPrefix(rec.StreamID, domain.CategoryExam+"-")
+	s.mu.Lock()
+	if d, ok := s.docs[id]; ok && d.Version < rec.Version {
+		delete(s.docs, id)
+	}
+	s.mu.Unlock()
+}
+
+// StudentView is the exam as students may see it: without keys until graded.
+func StudentView(e *domain.Exam) *domain.Exam {
+	v := *e
+	if e.Status != domain.StatusGraded {
+		qs := make([]domain.Question, len(e.Questions))
+		for i, q := range e.Questions {
+			qs[i] = q.WithoutKey()
+		}
+		v.Questions = qs
+	}
+	return &v
+}
+
+// Get returns the student document of an exam, rendering it on a miss from
+// the catalogue or, if the catalogue has not seen the exam yet, from the
+// store. found is false for an exam that does not exist or is a draft.
+func (s *StudentExamCache) Get(ctx context.Context, examID string) (StudentDoc, bool, error) {
+	s.mu.RLock()
+	d, ok := s.docs[examID]
+	s.mu.RUnlock()
+	if ok {
+		return d, true, nil
+	}
+	e, ok := s.catalog.Exam(examID)
+	if !ok {
+		loaded, err := s.loader.LoadExam(ctx, examID)
+		if err != nil {
+			return StudentDoc{}, false, err
+		}
+		if !loaded.Exists() {
+			return StudentDoc{}, false, nil
+		}
+		e = loaded
+	}
+	if e.Status == domain.StatusDraft {
+		return StudentDoc{}, false, nil
+	}
+	body, err := s.render(StudentView(e))
+	if err != nil {
+		return StudentDoc{}, false, err
+	}
+	d = StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}
+	s.mu.Lock()
+	if cur, ok := s.docs[examID]; !ok || cur.Version < d.Version {
+		s.docs[examID] = d
+	}
+	s.mu.Unlock()
+	return d, true, nil
+}
