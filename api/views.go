@@ -77,7 +77,9 @@ type examView struct {
 	MaxScore         float64        `json:"max_score"`
 	QuestionCount    int            `json:"question_count"`
 	CreatedAt        time.Time      `json:"created_at"`
-	Questions        []questionView `json:"questions,omitempty"`
+	// Questions is nil in summaries (left out) and a list, possibly
+	// empty, in full views.
+	Questions *[]questionView `json:"questions,omitempty"`
 }
 
 // viewExam renders an exam; withKeys decides whether answer keys are shown,
@@ -93,7 +95,7 @@ func viewExam(e *domain.Exam, withKeys, withQuestions bool) examView {
 		v.TimeLimitSeconds = &l
 	}
 	if withQuestions {
-		v.Questions = make([]questionView, 0, len(e.Questions))
+		qs := make([]questionView, 0, len(e.Questions))
 		for _, q := range e.Questions {
 			qv := questionView{ID: q.ID, Text: q.Text, Kind: string(q.Kind), Points: q.Points, NegativePoints: q.NegativePoints,
 				Choices: make([]choiceView, len(q.Choices))}
@@ -107,8 +109,9 @@ func viewExam(e *domain.Exam, withKeys, withQuestions bool) examView {
 				img := q.ImageID
 				qv.ImageID = &img
 			}
-			v.Questions = append(v.Questions, qv)
+			qs = append(qs, qv)
 		}
+		v.Questions = &qs
 	}
 	return v
 }
@@ -176,7 +179,7 @@ type studentResultView struct {
 	Percentage float64              `json:"percentage"`
 	GradedAt   time.Time            `json:"graded_at"`
 	Overridden bool                 `json:"overridden"`
-	Questions  []questionResultView `json:"questions,omitempty"`
+	Questions  *[]questionResultView `json:"questions,omitempty"` // nil in lists
 }
 
 func percentage(score, max float64) float64 {
@@ -193,7 +196,7 @@ func viewStudentResult(row projections.ResultRow, e *domain.Exam, withQuestions 
 		v.ExamTitle = e.Title
 	}
 	if withQuestions {
-		v.Questions = make([]questionResultView, 0, len(row.Questions))
+		list := make([]questionResultView, 0, len(row.Questions))
 		for _, qs := range row.Questions {
 			qv := questionResultView{QuestionID: qs.QuestionID, Choices: nonNil(qs.Choices), PointsAwarded: qs.PointsAwarded, Correct: []string{}}
 			if e != nil {
@@ -201,8 +204,9 @@ func viewStudentResult(row projections.ResultRow, e *domain.Exam, withQuestions 
 					qv.Correct = append([]string{}, q.Correct...)
 				}
 			}
-			v.Questions = append(v.Questions, qv)
+			list = append(list, qv)
 		}
+		v.Questions = &list
 	}
 	return v
 }
