@@ -64,19 +64,19 @@ type questionView struct {
 }
 
 type examView struct {
-	ID               string         `json:"id"`
-	Title            string         `json:"title"`
-	Description      string         `json:"description"`
-	LevelID          string         `json:"level_id"`
-	OwnerID          string         `json:"owner_id"`
-	Status           string         `json:"status"`
-	Version          int64          `json:"version"`
-	OpensAt          *time.Time     `json:"opens_at"`
-	ClosesAt         *time.Time     `json:"closes_at"`
-	TimeLimitSeconds *int           `json:"time_limit_seconds"`
-	MaxScore         float64        `json:"max_score"`
-	QuestionCount    int            `json:"question_count"`
-	CreatedAt        time.Time      `json:"created_at"`
+	ID               string     `json:"id"`
+	Title            string     `json:"title"`
+	Description      string     `json:"description"`
+	LevelID          string     `json:"level_id"`
+	OwnerID          string     `json:"owner_id"`
+	Status           string     `json:"status"`
+	Version          int64      `json:"version"`
+	OpensAt          *time.Time `json:"opens_at"`
+	ClosesAt         *time.Time `json:"closes_at"`
+	TimeLimitSeconds *int       `json:"time_limit_seconds"`
+	MaxScore         float64    `json:"max_score"`
+	QuestionCount    int        `json:"question_count"`
+	CreatedAt        time.Time  `json:"created_at"`
 	// Questions is nil in summaries (left out) and a list, possibly
 	// empty, in full views.
 	Questions *[]questionView `json:"questions,omitempty"`
@@ -172,13 +172,13 @@ type questionResultView struct {
 }
 
 type studentResultView struct {
-	ExamID     string               `json:"exam_id"`
-	ExamTitle  string               `json:"exam_title,omitempty"`
-	Score      float64              `json:"score"`
-	MaxScore   float64              `json:"max_score"`
-	Percentage float64              `json:"percentage"`
-	GradedAt   time.Time            `json:"graded_at"`
-	Overridden bool                 `json:"overridden"`
+	ExamID     string                `json:"exam_id"`
+	ExamTitle  string                `json:"exam_title,omitempty"`
+	Score      float64               `json:"score"`
+	MaxScore   float64               `json:"max_score"`
+	Percentage float64               `json:"percentage"`
+	GradedAt   time.Time             `json:"graded_at"`
+	Overridden bool                  `json:"overridden"`
 	Questions  *[]questionResultView `json:"questions,omitempty"` // nil in lists
 }
 
