@@ -1,0 +1,340 @@
+// Package relay publishes stored events to the bus. Publication is driven
+// from the store's global log with a durable checkpoint, never from the
+// command path, so an event appended just before a crash is still published
+// (at least once), and each stream's events go out in version order.
+//
+// Messages follow the CloudEvents Kafka binding in binary mode: the payload
+// is the event's JSON data and the attributes travel as ce_* headers, so any
+// consumer can read them without this code.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/examhall/exam/eventstore"
+)
+
+// DefaultTopics maps stream categories to topics. Categories not listed
+// (credentials, email, session, idempotency) are private: never published.
+var DefaultTopics = map[string]string{
+	"exam":    "exam.exams",
+	"attempt": "exam.attempts",
+	"grades":  "exam.grades",
+	"user":    "exam.users",
+	"level":   "exam.levels",
+}
+
+// CloudEvents attribute headers.
+const (
+	HeaderID            = "ce_id"
+	HeaderType          = "ce_type"
+	HeaderSource        = "ce_source"
+	HeaderTime          = "ce_time"
+	HeaderSpecVersion   = "ce_specversion"
+	HeaderSubject       = "ce_subject"
+	HeaderStreamVersion = "ce_streamversion"
+	HeaderPosition      = "ce_position"
+	HeaderActorID       = "ce_actorid"
+	HeaderActorRole     = "ce_actorrole"
+	HeaderCorrelationID = "ce_correlationid"
+	HeaderCausationID   = "ce_causationid"
+	HeaderTags          = "ce_tags"
+	HeaderContentType   = "content-type"
+	// HeaderPartitionKey carries the stream id for partitioning marshalers.
+	HeaderPartitionKey = "partition_key"
+)
+
+// EncodeMessage turns a record into a bus message.
+func EncodeMessage(r eventstore.Record) *message.Message {
+	m := message.NewMessage(r.EventID, r.Data)
+	md := m.Metadata
+	md.Set(HeaderID, r.EventID)
+	md.Set(HeaderType, r.Type)
+	md.Set(HeaderSource, "/examhall/"+eventstore.Category(r.StreamID))
+	md.Set(HeaderTime, r.OccurredAt.UTC().Format(time.RFC3339Nano))
+	md.Set(HeaderSpecVersion, "1.0")
+	md.Set(HeaderSubject, r.StreamID)
+	md.Set(HeaderStreamVersion, strconv.FormatInt(r.Version, 10))
+	md.Set(HeaderPosition, strconv.FormatUint(r.Position, 10))
+	md.Set(HeaderActorID, r.ActorID)
+	md.Set(HeaderActorRole, r.ActorRole)
+	md.Set(HeaderCorrelationID, r.CorrelationID)
+	md.Set(HeaderCausationID, r.CausationID)
+	md.Set(HeaderTags, strings.Join(r.Tags, ","))
+	md.Set(HeaderContentType, "application/json")
+	md.Set(HeaderPartitionKey, r.StreamID)
+	return m
+}
+
+// ErrBadMessage wraps every reason a message is not a valid event.
+var ErrBadMessage = errors.New("relay: bad message")
+
+// DecodeMessage turns a bus message back into a record.
+func DecodeMessage(m *message.Message) (eventstore.Record, error) {
+	md := m.Metadata
+	bad := func(format string, a ...any) (eventstore.Record, error) {
+		return eventstore.Record{}, fmt.Errorf("%w: "+format, append([]any{ErrBadMessage}, a...)...)
+	}
+	if v := md.Get(HeaderSpecVersion); v != "1.0" {
+		return bad("ce_specversion %q", v)
+	}
+	r := eventstore.Record{
+		EventID: md.Get(HeaderID), Type: md.Get(HeaderType), StreamID: md.Get(HeaderSubject),
+		ActorID: md.Get(HeaderActorID), ActorRole: md.Get(HeaderActorRole),
+		CorrelationID: md.Get(HeaderCorrelationID), CausationID: md.Get(HeaderCausationID),
+		Data: m.Payload,
+	}
+	if r.EventID == "" || r.Type == "" || r.StreamID == "" {
+		return bad("ce_id, ce_type and ce_subject are required")
+	}
+	var err error
+	if r.Version, err = strconv.ParseInt(md.Get(HeaderStreamVersion), 10, 64); err != nil || r.Version < 1 {
+		return bad("ce_streamversion %q", md.Get(HeaderStreamVersion))
+	}
+	if r.Position, err = strconv.ParseUint(md.Get(HeaderPosition), 10, 64); err != nil {
+		return bad("ce_position %q", md.Get(HeaderPosition))
+	}
+	if r.OccurredAt, err = time.Parse(time.RFC3339Nano, md.Get(HeaderTime)); err != nil {
+		return bad("ce_time %q", md.Get(HeaderTime))
+	}
+	if tags := md.Get(HeaderTags); tags != "" {
+		r.Tags = strings.Split(tags, ",")
+	}
+	return r, nil
+}
+
+// Config configures a relay.
+type Config struct {
+	// Name is the checkpoint name; keep it permanent (a new name republishes
+	// everything).
+	Name        string
+	Store       eventstore.Store
+	Checkpoints eventstore.CheckpointStore
+	Publisher   message.Publisher
+	// Topics maps categories to topics (DefaultTopics when nil).
+	Topics map[string]string
+	// BatchSize is how many events one read takes (default 500).
+	BatchSize int
+	// PollInterval is used when the store cannot signal new events (default 100ms).
+	PollInterval time.Duration
+	Logger       *slog.Logger
+}
+
+// Validate reports every problem at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("relay: Name is required"))
+	}
+	if c.Store == nil {
+		errs = append(errs, errors.New("relay: Store is required"))
+	}
+	if c.Checkpoints == nil {
+		errs = append(errs, errors.New("relay: Checkpoints is required"))
+	}
+	if c.Publisher == nil {
+		errs = append(errs, errors.New("relay: Publisher is required"))
+	}
+	if c.BatchSize < 0 || c.PollInterval < 0 {
+		errs = append(errs, errors.New("relay: BatchSize and PollInterval must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Relay tails the store and publishes.
+type Relay struct {
+	cfg       Config
+	published atomic.Uint64
+
+	mu      sync.Mutex
+	advance chan struct{} // closed and replaced whenever published moves
+}
+
+// New returns a relay.
+func New(cfg Config) (*Relay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Topics == nil {
+		cfg.Topics = DefaultTopics
+	}
+	if cfg.BatchSize == 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 100 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Relay{cfg: cfg, advance: make(chan struct{})}, nil
+}
+
+// Published is the position up to which everything has been published and
+// checkpointed.
+func (r *Relay) Published() uint64 { return r.published.Load() }
+
+// WaitPublished blocks until Published() >= pos or ctx ends.
+func (r *Relay) WaitPublished(ctx context.Context, pos uint64) error {
+	for {
+		r.mu.Lock()
+		ch := r.advance
+		r.mu.Unlock()
+		if r.published.Load() >= pos {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (r *Relay) setPublished(pos uint64) {
+	r.published.Store(pos)
+	r.mu.Lock()
+	close(r.advance)
+	r.advance = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// Run publishes until ctx ends. A failed publish or checkpoint is retried
+// with backoff; the checkpoint never passes an event that was not published.
+func (r *Relay) Run(ctx context.Context) error {
+	pos, err := r.cfg.Checkpoints.LoadCheckpoint(ctx, r.cfg.Name)
+	if err != nil {
+		return fmt.Errorf("relay %s: load checkpoint: %w", r.cfg.Name, err)
+	}
+	r.setPublished(pos)
+	backoff := newBackoff()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		next, err := r.step(ctx, pos)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			d := backoff.next()
+			r.cfg.Logger.Warn("relay: publish failed; retrying", "relay", r.cfg.Name, "position", pos, "retry_in", d, "err", err)
+			if !sleep(ctx, d) {
+				return ctx.Err()
+			}
+			continue
+		}
+		backoff.reset()
+		if next == pos {
+			if err := r.wait(ctx, pos); err != nil {
+				return err
+			}
+			continue
+		}
+		pos = next
+		r.setPublished(pos)
+	}
+}
+
+// step publishes one batch after pos and checkpoints it; it returns the new
+// position (pos itself when there was nothing to read).
+func (r *Relay) step(ctx context.Context, pos uint64) (uint64, error) {
+	recs, err := r.cfg.Store.ReadAll(ctx, pos, r.cfg.BatchSize)
+	if err != nil || len(recs) == 0 {
+		return pos, err
+	}
+	if err := r.publish(recs); err != nil {
+		return pos, err
+	}
+	last := recs[len(recs)-1].Position
+	if err := r.cfg.Checkpoints.SaveCheckpoint(ctx, r.cfg.Name, last); err != nil {
+		// Published but not checkpointed: the batch goes out again after a
+		// retry or restart (at least once), never skipped.
+		return pos, fmt.Errorf("save checkpoint: %w", err)
+	}
+	return last, nil
+}
+
+// publish sends records in order, one Publish call per run of consecutive
+// records for the same topic, so order holds per stream and globally.
+func (r *Relay) publish(recs []eventstore.Record) error {
+	var topic string
+	var run []*message.Message
+	flush := func() error {
+		if len(run) == 0 {
+			return nil
+		}
+		err := r.cfg.Publisher.Publish(topic, run...)
+		run = run[:0]
+		return err
+	}
+	for _, rec := range recs {
+		t, ok := r.cfg.Topics[eventstore.Category(rec.StreamID)]
+		if !ok {
+			continue
+		}
+		if t != topic {
+			if err := flush(); err != nil {
+				return err
+			}
+			topic = t
+		}
+		run = append(run, EncodeMessage(rec))
+	}
+	return flush()
+}
+
+func (r *Relay) wait(ctx context.Context, pos uint64) error {
+	if w, ok := r.cfg.Store.(eventstore.Waiter); ok {
+		// Bounded so a missed signal can never stall the relay for long.
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := w.WaitForEvents(wctx, pos)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		return nil
+	}
+	if !sleep(ctx, r.cfg.PollInterval) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+type backoff struct{ d time.Duration }
+
+func newBackoff() *backoff { return &backoff{} }
+
+func (b *backoff) next() time.Duration {
+	if b.d == 0 {
+		b.d = 50 * time.Millisecond
+	} else if b.d < 5*time.Second {
+		b.d *= 2
+	}
+	return b.d
+}
+
+func (b *backoff) reset() { b.d = 0 }
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
