@@ -26,6 +26,11 @@ func NewCatalog() *Catalog {
 
 func (c *Catalog) Name() string { return "catalog" }
 
+// Categories: the streams this read model is built from.
+func (c *Catalog) Categories() []string {
+	return []string{domain.CategoryExam, domain.CategoryLevel, domain.CategoryUser}
+}
+
 func (c *Catalog) Apply(rec eventstore.Record, data any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -41,6 +41,9 @@ func NewGrader(catalog *Catalog, g ExamGrader, log *slog.Logger) *Grader {
 
 func (g *Grader) Name() string { return "grader" }
 
+// Categories: the streams this read model is built from.
+func (g *Grader) Categories() []string { return []string{domain.CategoryExam} }
+
 // Apply queues an exam when it closes or its key changes after closing.
 func (g *Grader) Apply(rec eventstore.Record, data any) {
 	examID := strings.TrimPrefix(rec.StreamID, domain.CategoryExam+"-")

@@ -39,6 +39,9 @@ func NewResults() *Results {
 
 func (r *Results) Name() string { return "results" }
 
+// Categories: the streams this read model is built from.
+func (r *Results) Categories() []string { return []string{domain.CategoryGrades} }
+
 func (r *Results) Apply(rec eventstore.Record, data any) {
 	if eventstore.Category(rec.StreamID) != domain.CategoryGrades {
 		return

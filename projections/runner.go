@@ -23,10 +23,13 @@ import (
 )
 
 // Projection folds events into a read model. Apply is called with the
-// record and its decoded payload, once per event, in per-stream order,
-// under the Runner's lock.
+// record and its decoded payload, once per event of the categories it
+// reads, in per-stream order, under the Runner's lock.
 type Projection interface {
 	Name() string
+	// Categories lists the stream categories the projection reads; events of
+	// other categories are not even decoded for it.
+	Categories() []string
 	Apply(rec eventstore.Record, data any)
 }
 
@@ -34,6 +37,7 @@ type Projection interface {
 // applying each stream version exactly once.
 type Runner struct {
 	projections []Projection
+	byCategory  map[string][]Projection
 	log         *slog.Logger
 
 	mu      sync.Mutex
@@ -47,18 +51,29 @@ func NewRunner(log *slog.Logger, ps ...Projection) *Runner {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Runner{projections: ps, log: log, applied: map[string]int64{}, changed: make(chan struct{})}
+	byCategory := map[string][]Projection{}
+	for _, p := range ps {
+		for _, c := range p.Categories() {
+			byCategory[c] = append(byCategory[c], p)
+		}
+	}
+	return &Runner{projections: ps, byCategory: byCategory, log: log, applied: map[string]int64{}, changed: make(chan struct{})}
 }
 
 // ApplyRecord applies one record to every projection unless its stream
 // version was applied already. It reports whether it was applied.
 func (r *Runner) ApplyRecord(rec eventstore.Record) bool {
-	data, err := domain.DecodeEvent(rec.Type, rec.Data)
-	if errors.Is(err, domain.ErrUnknownEventType) {
-		data = nil // still recorded as applied: unknown events are skipped
-	} else if err != nil {
-		r.log.Error("projection: undecodable event skipped", "type", rec.Type, "stream", rec.StreamID, "version", rec.Version, "err", err)
-		data = nil
+	targets := r.byCategory[eventstore.Category(rec.StreamID)]
+	var data any
+	if len(targets) > 0 {
+		var err error
+		data, err = domain.DecodeEvent(rec.Type, rec.Data)
+		if errors.Is(err, domain.ErrUnknownEventType) {
+			data = nil // still recorded as applied: unknown events are skipped
+		} else if err != nil {
+			r.log.Error("projection: undecodable event skipped", "type", rec.Type, "stream", rec.StreamID, "version", rec.Version, "err", err)
+			data = nil
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -67,7 +82,7 @@ func (r *Runner) ApplyRecord(rec eventstore.Record) bool {
 	}
 	r.applied[rec.StreamID] = rec.Version
 	if data != nil {
-		for _, p := range r.projections {
+		for _, p := range targets {
 			p.Apply(rec, data)
 		}
 	}
@@ -117,15 +132,12 @@ func (r *Runner) CatchUp(ctx context.Context, store eventstore.Store, progress f
 // a message that cannot be decoded is logged and acknowledged, never retried
 // forever.
 func (r *Runner) Subscribe(ctx context.Context, sub message.Subscriber, topics []string) error {
-	var wg sync.WaitGroup
 	for _, topic := range topics {
 		msgs, err := sub.Subscribe(ctx, topic)
 		if err != nil {
 			return fmt.Errorf("subscribe %s: %w", topic, err)
 		}
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			for msg := range msgs {
 				rec, err := relay.DecodeMessage(msg)
 				if err != nil {
@@ -137,7 +149,6 @@ func (r *Runner) Subscribe(ctx context.Context, sub message.Subscriber, topics [
 			}
 		}()
 	}
-	go func() { wg.Wait() }()
 	return nil
 }
 

@@ -41,6 +41,9 @@ func NewStudentExamCache(catalog *Catalog, loader ExamLoader, render func(*domai
 
 func (s *StudentExamCache) Name() string { return "student_exam_cache" }
 
+// Categories: the streams this read model is built from.
+func (s *StudentExamCache) Categories() []string { return []string{domain.CategoryExam} }
+
 // Apply invalidates the exam's document on any change of the exam.
 func (s *StudentExamCache) Apply(rec eventstore.Record, _ any) {
 	if eventstore.Category(rec.StreamID) != domain.CategoryExam {
