@@ -1,0 +1,328 @@
+// Package embedded is the durable, single-process event store backend, built
+// on the pebble LSM key-value store. It implements eventstore.Store,
+// eventstore.Waiter and eventstore.CheckpointStore.
+//
+// All appends go through one committer goroutine (see commit.go), which
+// validates them, assigns gap-free global positions and writes every pending
+// append in one pebble batch committed with pebble.Sync: concurrent appends
+// share one fsync, and an append returns only once it is durable. Readers see
+// only durable events: everything they return is at or below the position of
+// the last synced batch, so a crash can never take back an event a reader saw.
+package embedded
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
+
+	"github.com/examhall/exam/eventstore"
+)
+
+// Options tunes the store. The zero value is a sensible default.
+type Options struct {
+	// Logger receives the store's own logs (open, commit failures).
+	Logger *slog.Logger
+	// MaxBatchRequests caps how many appends one group commit takes
+	// (default 1024).
+	MaxBatchRequests int
+	// MaxBatchEvents stops adding appends to a group once it holds this many
+	// events (default 16384). A single larger append still commits alone.
+	MaxBatchEvents int
+	// StreamCacheSize caps the in-memory stream-version cache (default
+	// 100000 streams); a miss costs one pebble read.
+	StreamCacheSize int
+	// MemTableSize is pebble's memtable size in bytes (default 16 MiB).
+	MemTableSize uint64
+	// CacheSize is pebble's block cache size in bytes (default 128 MiB).
+	// Pebble reserves its memtables (two while one flushes) out of the
+	// cache, so it is raised to at least 4 × MemTableSize.
+	CacheSize int64
+}
+
+func (o *Options) applyDefaults() {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxBatchRequests <= 0 {
+		o.MaxBatchRequests = 1024
+	}
+	if o.MaxBatchEvents <= 0 {
+		o.MaxBatchEvents = 16384
+	}
+	if o.StreamCacheSize <= 0 {
+		o.StreamCacheSize = 100_000
+	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 16 << 20
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 128 << 20
+	}
+	o.CacheSize = max(o.CacheSize, 4*int64(o.MemTableSize))
+}
+
+// Store is the embedded event store. It is safe for concurrent use.
+type Store struct {
+	db   *pebble.DB
+	dir  string
+	opts Options
+	log  *slog.Logger
+
+	// mu guards closed and keeps pebble open while a call uses it: every
+	// method holds it shared, Close holds it exclusively.
+	mu     sync.RWMutex
+	closed bool
+
+	reqs  chan *appendReq
+	syncq chan inflight // committer → syncer, in commit order
+	stop  chan struct{} // closed by Close: the committer must exit
+	done  chan struct{} // closed by the syncer when both have exited
+
+	// failed is set when a commit or a sync failed: appends are refused.
+	failed atomic.Pointer[error]
+
+	// durable is the position of the last event whose batch is synced. It is
+	// the upper bound of everything readers return.
+	durable atomic.Uint64
+
+	notifyMu sync.Mutex
+	notify   chan struct{} // closed and replaced after every commit
+
+	c committer
+}
+
+var (
+	_ eventstore.Store           = (*Store)(nil)
+	_ eventstore.Waiter          = (*Store)(nil)
+	_ eventstore.CheckpointStore = (*Store)(nil)
+)
+
+// Open opens (or creates) the store in dir.
+func Open(dir string, opts Options) (*Store, error) {
+	opts.applyDefaults()
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref()
+	po := &pebble.Options{
+		Cache:              cache,
+		MemTableSize:       opts.MemTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+		// A pebble error log line, not a crash, for background errors.
+		Logger: pebbleLogger{opts.Logger},
+	}
+	po.Levels = make([]pebble.LevelOptions, 7)
+	for i := range po.Levels {
+		// Bloom filters make the point reads of the committer (event-id and
+		// stream-head lookups, mostly misses) cheap.
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		po.Levels[i].FilterType = pebble.TableFilter
+	}
+	db, err := pebble.Open(dir, po)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
+	last, err := recoverLastPosition(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
+	s := &Store{
+		db:     db,
+		dir:    dir,
+		opts:   opts,
+		log:    opts.Logger,
+		reqs:   make(chan *appendReq, opts.MaxBatchRequests),
+		syncq:  make(chan inflight, 16),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
+		notify: make(chan struct{}),
+	}
+	s.durable.Store(last)
+	s.c = committer{
+		s:        s,
+		lastPos:  last,
+		versions: make(map[string]int64),
+		touched:  make(map[string]int64),
+		groupIDs: make(map[string]idEntry),
+		minutes:  make(map[int64]posRange),
+	}
+	go s.c.run()
+	go s.syncer()
+	s.log.Info("event store opened", "dir", dir, "last_position", last)
+	return s, nil
+}
+
+// recoverLastPosition reads the last position from the log's last key and
+// the meta key, and trusts the larger (they are written in the same batch).
+func recoverLastPosition(db *pebble.DB) (uint64, error) {
+	var last uint64
+	it, err := db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixLog},
+		UpperBound: []byte{prefixLog + 1},
+	})
+	if err != nil {
+		return 0, err
+	}
+	if it.Last() {
+		k := it.Key()
+		if len(k) != 9 {
+			_ = it.Close()
+			return 0, errCorrupt
+		}
+		last = binary.BigEndian.Uint64(k[1:])
+	}
+	if err := it.Close(); err != nil {
+		return 0, err
+	}
+	v, closer, err := db.Get(metaLastPosKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return 0, err
+	default:
+		if len(v) == 8 {
+			last = max(last, binary.BigEndian.Uint64(v))
+		}
+		_ = closer.Close()
+	}
+	return last, nil
+}
+
+// Dir is the directory the store was opened in.
+func (s *Store) Dir() string { return s.dir }
+
+// Close stops the committer (pending appends fail with ErrClosed), waits for
+// running calls and closes pebble. It is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+
+	close(s.stop)
+	<-s.done
+	s.notifyMu.Lock()
+	close(s.notify) // wake every waiter; they see closed
+	s.notifyMu.Unlock()
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("embedded: close: %w", err)
+	}
+	s.log.Info("event store closed", "dir", s.dir)
+	return nil
+}
+
+// acquire takes the shared lock unless the store is closed.
+func (s *Store) acquire() error {
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return eventstore.ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) release() { s.mu.RUnlock() }
+
+// Head returns the position of the last durable event.
+func (s *Store) Head(ctx context.Context) (uint64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.release()
+	return s.durable.Load(), nil
+}
+
+// WaitForEvents blocks until Head > afterPosition, ctx ends, or the store
+// closes (ErrClosed).
+func (s *Store) WaitForEvents(ctx context.Context, afterPosition uint64) error {
+	for {
+		s.notifyMu.Lock()
+		ch := s.notify
+		s.notifyMu.Unlock()
+		// Read the flags after taking the channel: a commit or Close after
+		// this point closes ch.
+		s.mu.RLock()
+		closed := s.closed
+		s.mu.RUnlock()
+		if closed {
+			return eventstore.ErrClosed
+		}
+		if s.durable.Load() > afterPosition {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Store) signal() {
+	s.notifyMu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.notifyMu.Unlock()
+}
+
+// LoadCheckpoint returns the named checkpoint, 0 when it was never saved.
+func (s *Store) LoadCheckpoint(ctx context.Context, name string) (uint64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.release()
+	v, closer, err := s.db.Get(checkpointKey(nil, name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("embedded: load checkpoint %q: %w", name, err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("embedded: load checkpoint %q: %w", name, errCorrupt)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// SaveCheckpoint stores the named checkpoint durably (synced).
+func (s *Store) SaveCheckpoint(ctx context.Context, name string, position uint64) error {
+	if name == "" {
+		return errors.New("embedded: save checkpoint: empty name")
+	}
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	if err := s.db.Set(checkpointKey(nil, name), appendU64(nil, position), pebble.Sync); err != nil {
+		return fmt.Errorf("embedded: save checkpoint %q: %w", name, err)
+	}
+	return nil
+}
+
+// pebbleLogger sends pebble's own logs to slog. Fatalf must not return, as
+// pebble's contract requires: it panics after logging.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	p.l.Error(msg, "component", "pebble")
+	panic("pebble: " + msg)
+}
