@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/examhall/exam/commands"
@@ -127,6 +128,12 @@ const maxIdempotencyKeyLen = 200
 
 // idempotent replays the first response to a mutating request sent again
 // with the same Idempotency-Key, and refuses the key for another request.
+//
+// Requests of one actor with one key run one at a time, and a response is
+// recorded before the client sees it: a duplicate sent while the first is
+// still running, or a retry sent the moment the first answer arrived, waits
+// for the record and replays it instead of running the command again (which
+// would create a second exam, level or user under fresh ids).
 func (s *Server) idempotent(c *gin.Context) {
 	key := c.GetHeader("Idempotency-Key")
 	if key == "" || c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {
@@ -151,6 +158,12 @@ func (s *Server) idempotent(c *gin.Context) {
 	actor := actorFrom(c)
 	hash := commands.RequestHash(c.Request.Method, c.Request.URL.Path, body)
 	ctx := c.Request.Context()
+	unlock, err := s.idemLocks.lock(ctx, actor.ID+"\x00"+key)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	defer unlock()
 	if stored, err := s.cmd.Idempotency.Lookup(ctx, actor.ID, key, hash); err != nil {
 		Abort(c, err)
 		return
@@ -158,14 +171,63 @@ func (s *Server) idempotent(c *gin.Context) {
 		replay(c, stored)
 		return
 	}
-	rec := &recordingWriter{ResponseWriter: c.Writer}
-	c.Writer = rec
+	orig := c.Writer
+	held := &heldWriter{ResponseWriter: orig, status: http.StatusOK}
+	c.Writer = held
+	defer func() {
+		// On a panic, Recovery must answer through the real writer.
+		if c.Writer == held {
+			c.Writer = orig
+		}
+	}()
 	c.Next()
-	if status := rec.Status(); status >= 200 && status < 300 {
+	c.Writer = orig
+	if status := held.status; status >= 200 && status < 300 {
 		m, _ := s.meta(c)
-		if _, err := s.cmd.Idempotency.Record(ctx, m, key, hash, status, rec.body.Bytes()); err != nil {
+		if _, err := s.cmd.Idempotency.Record(ctx, m, key, hash, status, held.body.Bytes()); err != nil {
 			s.log.Error("idempotency: could not record response", "request_id", RequestIDFrom(c), "err", err)
 		}
+	}
+	held.release()
+}
+
+// keyLocks serializes requests that share a key (in this process).
+type keyLocks struct {
+	mu sync.Mutex
+	m  map[string]*keyLock
+}
+
+type keyLock struct {
+	sem  chan struct{}
+	refs int
+}
+
+// lock waits for the key, or for ctx to end; unlock releases it.
+func (l *keyLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[string]*keyLock{}
+	}
+	kl := l.m[key]
+	if kl == nil {
+		kl = &keyLock{sem: make(chan struct{}, 1)}
+		l.m[key] = kl
+	}
+	kl.refs++
+	l.mu.Unlock()
+	release := func() {
+		l.mu.Lock()
+		if kl.refs--; kl.refs == 0 {
+			delete(l.m, key)
+		}
+		l.mu.Unlock()
+	}
+	select {
+	case kl.sem <- struct{}{}:
+		return func() { <-kl.sem; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
 	}
 }
 
@@ -179,18 +241,53 @@ func replay(c *gin.Context, stored *commands.StoredResponse) {
 	c.Abort()
 }
 
-// recordingWriter keeps a copy of the response body.
-type recordingWriter struct {
+// heldWriter holds a response back (status and body; headers go straight
+// to the real writer's map) until release, so it can be recorded first.
+type heldWriter struct {
 	gin.ResponseWriter
-	body bytes.Buffer
+	status int
+	body   bytes.Buffer
+	wrote  bool
 }
 
-func (w *recordingWriter) Write(b []byte) (int, error) {
-	w.body.Write(b)
-	return w.ResponseWriter.Write(b)
+func (w *heldWriter) WriteHeader(code int) {
+	if code > 0 && !w.wrote {
+		w.status = code
+	}
 }
 
-func (w *recordingWriter) WriteString(s string) (int, error) {
-	w.body.WriteString(s)
-	return w.ResponseWriter.WriteString(s)
+func (w *heldWriter) WriteHeaderNow() { w.wrote = true }
+
+func (w *heldWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.body.Write(b)
+}
+
+func (w *heldWriter) WriteString(s string) (int, error) {
+	w.wrote = true
+	return w.body.WriteString(s)
+}
+
+func (w *heldWriter) Status() int { return w.status }
+
+func (w *heldWriter) Size() int {
+	if !w.wrote {
+		return -1
+	}
+	return w.body.Len()
+}
+
+func (w *heldWriter) Written() bool { return w.wrote }
+
+// Flush keeps holding: nothing reaches the client before release.
+func (w *heldWriter) Flush() {}
+
+// release sends the held response.
+func (w *heldWriter) release() {
+	w.ResponseWriter.WriteHeader(w.status)
+	if w.body.Len() > 0 {
+		_, _ = w.ResponseWriter.Write(w.body.Bytes())
+	} else {
+		w.ResponseWriter.WriteHeaderNow()
+	}
 }

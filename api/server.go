@@ -99,6 +99,8 @@ type Server struct {
 	log       *slog.Logger
 	accessTTL time.Duration
 	ready     map[string]ReadyCheck
+	// idemLocks serializes requests sharing an Idempotency-Key.
+	idemLocks keyLocks
 }
 
 // NewHandler builds the HTTP handler with every route of the contract.
