@@ -114,7 +114,7 @@ func (s *Server) verify(c *gin.Context) {
 		c.JSON(http.StatusOK, gin.H{"active": false})
 		return
 	}
-	u, err := s.lookupUser(c.Request.Context(), claims.UserID)
+	u, err := s.currentUser(c.Request.Context(), claims.UserID)
 	if err != nil {
 		Abort(c, err)
 		return

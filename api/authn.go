@@ -19,8 +19,9 @@ import (
 const actorKey = "actor"
 
 // authenticate verifies the bearer access token and loads the user it
-// names. Role and level come from the user's current record, never from the
-// request, and a deactivated user is refused at once.
+// names. Role and level come from the user's current record (its stream,
+// not the read model, which may lag), never from the request, and a
+// deactivated user is refused at once.
 func (s *Server) authenticate(c *gin.Context) {
 	h := c.GetHeader("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
@@ -33,7 +34,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		Abort(c, NewAPIError(http.StatusUnauthorized, "unauthenticated", "invalid or expired token"))
 		return
 	}
-	u, err := s.lookupUser(c.Request.Context(), claims.UserID)
+	u, err := s.currentUser(c.Request.Context(), claims.UserID)
 	if err != nil {
 		Abort(c, err)
 		return
@@ -45,6 +46,20 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Set(actorKey, u.Actor())
 	c.Set("user_id", u.ID)
 	c.Next()
+}
+
+// currentUser folds the user from its own stream (cached, reading only
+// newer events), so a deactivation or a change of level applies to the very
+// next request, whatever the lag of the read models. nil: no such user.
+func (s *Server) currentUser(ctx context.Context, id string) (*domain.User, error) {
+	u, err := s.cmd.Repo.LoadUser(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !u.Exists() {
+		return nil, nil
+	}
+	return u, nil
 }
 
 // lookupUser reads the user directory, falling back to the user's stream
