@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"mime"
 	"strconv"
 	"strings"
 	"sync"
@@ -78,12 +79,19 @@ func EncodeMessage(r eventstore.Record) *message.Message {
 // ErrBadMessage wraps every reason a message is not a valid event.
 var ErrBadMessage = errors.New("relay: bad message")
 
-// DecodeMessage turns a bus message back into a record.
+// DecodeMessage turns a bus message back into a record. A nil message, a
+// missing or malformed required attribute (ce_id, ce_type, ce_source
+// matching the subject's category, ce_subject, ce_time, ce_specversion 1.0,
+// ce_streamversion, ce_position) or a content type other than JSON is an
+// error wrapping ErrBadMessage.
 func DecodeMessage(m *message.Message) (eventstore.Record, error) {
-	md := m.Metadata
 	bad := func(format string, a ...any) (eventstore.Record, error) {
 		return eventstore.Record{}, fmt.Errorf("%w: "+format, append([]any{ErrBadMessage}, a...)...)
 	}
+	if m == nil {
+		return bad("nil message")
+	}
+	md := m.Metadata
 	if v := md.Get(HeaderSpecVersion); v != "1.0" {
 		return bad("ce_specversion %q", v)
 	}
@@ -96,6 +104,14 @@ func DecodeMessage(m *message.Message) (eventstore.Record, error) {
 	if r.EventID == "" || r.Type == "" || r.StreamID == "" {
 		return bad("ce_id, ce_type and ce_subject are required")
 	}
+	if v, want := md.Get(HeaderSource), "/examhall/"+eventstore.Category(r.StreamID); v != want {
+		return bad("ce_source %q, want %q", v, want)
+	}
+	if v := md.Get(HeaderContentType); v != "" {
+		if mt, _, err := mime.ParseMediaType(v); err != nil || mt != "application/json" {
+			return bad("content-type %q", v)
+		}
+	}
 	var err error
 	if r.Version, err = strconv.ParseInt(md.Get(HeaderStreamVersion), 10, 64); err != nil || r.Version < 1 {
 		return bad("ce_streamversion %q", md.Get(HeaderStreamVersion))
@@ -106,6 +122,7 @@ func DecodeMessage(m *message.Message) (eventstore.Record, error) {
 	if r.OccurredAt, err = time.Parse(time.RFC3339Nano, md.Get(HeaderTime)); err != nil {
 		return bad("ce_time %q", md.Get(HeaderTime))
 	}
+	r.OccurredAt = r.OccurredAt.UTC()
 	if tags := md.Get(HeaderTags); tags != "" {
 		r.Tags = strings.Split(tags, ",")
 	}
@@ -208,15 +225,30 @@ func (r *Relay) setPublished(pos uint64) {
 	r.mu.Unlock()
 }
 
-// Run publishes until ctx ends. A failed publish or checkpoint is retried
-// with backoff; the checkpoint never passes an event that was not published.
+// Run publishes until ctx ends (it returns ctx.Err()) or the store is
+// closed. Failing to load the checkpoint, read, publish or checkpoint is
+// logged and retried with backoff; the checkpoint never passes an event that
+// was not published.
 func (r *Relay) Run(ctx context.Context) error {
-	pos, err := r.cfg.Checkpoints.LoadCheckpoint(ctx, r.cfg.Name)
-	if err != nil {
-		return fmt.Errorf("relay %s: load checkpoint: %w", r.cfg.Name, err)
-	}
-	r.setPublished(pos)
 	backoff := newBackoff()
+	var pos uint64
+	for {
+		var err error
+		if pos, err = r.cfg.Checkpoints.LoadCheckpoint(ctx, r.cfg.Name); err == nil {
+			break
+		}
+		if ctx.Err() != nil || errors.Is(err, eventstore.ErrClosed) {
+			return fmt.Errorf("relay %s: load checkpoint: %w", r.cfg.Name, err)
+		}
+		d := backoff.next()
+		r.cfg.Logger.Warn("relay: load checkpoint failed; retrying", "relay", r.cfg.Name, "retry_in", d, "err", err)
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+	backoff.reset()
+	r.setPublished(pos)
+	signalled := false // the store's last wait signalled events
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -226,8 +258,11 @@ func (r *Relay) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, eventstore.ErrClosed) {
+				return fmt.Errorf("relay %s: %w", r.cfg.Name, err)
+			}
 			d := backoff.next()
-			r.cfg.Logger.Warn("relay: publish failed; retrying", "relay", r.cfg.Name, "position", pos, "retry_in", d, "err", err)
+			r.cfg.Logger.Warn("relay: read failed; retrying", "relay", r.cfg.Name, "position", pos, "retry_in", d, "err", err)
 			if !sleep(ctx, d) {
 				return ctx.Err()
 			}
@@ -235,82 +270,125 @@ func (r *Relay) Run(ctx context.Context) error {
 		}
 		backoff.reset()
 		if next == pos {
-			if err := r.wait(ctx, pos); err != nil {
+			if signalled {
+				// The store said there were events but the feed shows none
+				// yet (a backend reading behind a consistency delay): poll
+				// instead of spinning.
+				if !sleep(ctx, r.cfg.PollInterval) {
+					return ctx.Err()
+				}
+			}
+			if signalled, err = r.wait(ctx, pos); err != nil {
 				return err
 			}
 			continue
 		}
+		signalled = false
 		pos = next
 		r.setPublished(pos)
 	}
 }
 
 // step publishes one batch after pos and checkpoints it; it returns the new
-// position (pos itself when there was nothing to read).
+// position (pos itself when there was nothing to read). A failed publish or
+// checkpoint save is retried in place, with backoff, until it succeeds or
+// ctx ends: runs already published are not published again, and the
+// checkpoint never passes an event that was not published.
 func (r *Relay) step(ctx context.Context, pos uint64) (uint64, error) {
 	recs, err := r.cfg.Store.ReadAll(ctx, pos, r.cfg.BatchSize)
 	if err != nil || len(recs) == 0 {
 		return pos, err
 	}
-	if err := r.publish(recs); err != nil {
+	if err := r.publish(ctx, recs); err != nil {
 		return pos, err
 	}
 	last := recs[len(recs)-1].Position
-	if err := r.cfg.Checkpoints.SaveCheckpoint(ctx, r.cfg.Name, last); err != nil {
-		// Published but not checkpointed: the batch goes out again after a
-		// retry or restart (at least once), never skipped.
-		return pos, fmt.Errorf("save checkpoint: %w", err)
+	err = r.retry(ctx, "save checkpoint", last, func() error {
+		// Until this succeeds the batch is published but not checkpointed:
+		// a restart publishes it again (at least once), never skips it.
+		return r.cfg.Checkpoints.SaveCheckpoint(ctx, r.cfg.Name, last)
+	})
+	if err != nil {
+		return pos, err
 	}
 	return last, nil
 }
 
 // publish sends records in order, one Publish call per run of consecutive
 // records for the same topic, so order holds per stream and globally.
-func (r *Relay) publish(recs []eventstore.Record) error {
-	var topic string
-	var run []*message.Message
-	flush := func() error {
-		if len(run) == 0 {
-			return nil
-		}
-		err := r.cfg.Publisher.Publish(topic, run...)
-		run = run[:0]
-		return err
-	}
-	for _, rec := range recs {
-		t, ok := r.cfg.Topics[eventstore.Category(rec.StreamID)]
-		if !ok {
-			continue
-		}
-		if t != topic {
-			if err := flush(); err != nil {
-				return err
+func (r *Relay) publish(ctx context.Context, recs []eventstore.Record) error {
+	for start := 0; start < len(recs); {
+		topic, ok := r.cfg.Topics[eventstore.Category(recs[start].StreamID)]
+		end := start + 1
+		for end < len(recs) {
+			t, ok2 := r.cfg.Topics[eventstore.Category(recs[end].StreamID)]
+			if ok2 != ok || t != topic {
+				break
 			}
-			topic = t
+			end++
 		}
-		run = append(run, EncodeMessage(rec))
+		run := recs[start:end]
+		start = end
+		if !ok {
+			continue // private categories: never published, but checkpointed
+		}
+		err := r.retry(ctx, "publish", run[0].Position, func() error {
+			msgs := make([]*message.Message, len(run)) // fresh messages for every attempt
+			for i, rec := range run {
+				msgs[i] = EncodeMessage(rec)
+			}
+			return r.cfg.Publisher.Publish(topic, msgs...)
+		})
+		if err != nil {
+			return err
+		}
 	}
-	return flush()
+	return nil
 }
 
-func (r *Relay) wait(ctx context.Context, pos uint64) error {
+// retry runs op until it succeeds, with exponential backoff between
+// failures; it gives up only when ctx ends or the store is closed.
+func (r *Relay) retry(ctx context.Context, what string, pos uint64, op func() error) error {
+	b := newBackoff()
+	for {
+		err := op()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, eventstore.ErrClosed) {
+			return err
+		}
+		d := b.next()
+		r.cfg.Logger.Warn("relay: "+what+" failed; retrying", "relay", r.cfg.Name, "position", pos, "retry_in", d, "err", err)
+		if !sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+}
+
+// wait blocks until the store may have events after pos. It reports
+// whether the store signalled them (rather than a timeout or a poll).
+func (r *Relay) wait(ctx context.Context, pos uint64) (bool, error) {
 	if w, ok := r.cfg.Store.(eventstore.Waiter); ok {
 		// Bounded so a missed signal can never stall the relay for long.
 		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := w.WaitForEvents(wctx, pos)
 		cancel()
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return false, ctx.Err()
 		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
+			return false, err
 		}
-		return nil
+		return err == nil, nil
 	}
 	if !sleep(ctx, r.cfg.PollInterval) {
-		return ctx.Err()
+		return false, ctx.Err()
 	}
-	return nil
+	return false, nil
 }
 
 type backoff struct{ d time.Duration }

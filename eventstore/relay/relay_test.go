@@ -259,16 +259,19 @@ func TestRelayConfigValidateReportsEverything(t *testing.T) {
 func FuzzDecodeMessage(f *testing.F) {
 	good := relay.EncodeMessage(eventstore.Record{EventID: "e1", StreamID: "exam-1", Version: 1, Position: 1, Type: "exam.drafted.v1",
 		OccurredAt: time.Unix(0, 0).UTC(), Tags: []string{"exam:1"}, Data: []byte(`{}`)})
-	f.Add(good.UUID, good.Metadata.Get("ce_type"), good.Metadata.Get("ce_subject"), good.Metadata.Get("ce_streamversion"),
+	f.Add(good.UUID, good.Metadata.Get("ce_type"), good.Metadata.Get("ce_subject"), good.Metadata.Get("ce_source"), good.Metadata.Get("ce_streamversion"),
 		good.Metadata.Get("ce_position"), good.Metadata.Get("ce_time"), "1.0", "exam:1", []byte(`{}`))
-	f.Add("", "", "", "", "", "", "", "", []byte(nil))
-	f.Add("e", "t", "s", "-1", "x", "yesterday", "0.3", ",,,", []byte(`garbage`))
-	f.Add("e", "t", "s", "9223372036854775808", "18446744073709551616", "2026-13-01T00:00:00Z", "1.0", "", []byte(`{}`))
-	f.Fuzz(func(t *testing.T, id, typ, subject, version, position, ts, spec, tags string, payload []byte) {
+	f.Add("e", "t", "attempt-9", "/examhall/attempt", "7", "12", "2026-11-25T10:00:00.5+01:00", "1.0", "a,,b", []byte(`{"x":[1]}`))
+	f.Add("e", "t", "nocategory", "/examhall/nocategory", "1", "1", "2026-11-25T10:00:00Z", "1.0", "", []byte(nil))
+	f.Add("", "", "", "", "", "", "", "", "", []byte(nil))
+	f.Add("e", "t", "s", "/examhall/other", "-1", "x", "yesterday", "0.3", ",,,", []byte(`garbage`))
+	f.Add("e", "t", "s", "/examhall/s", "9223372036854775808", "18446744073709551616", "2026-13-01T00:00:00Z", "1.0", "", []byte(`{}`))
+	f.Fuzz(func(t *testing.T, id, typ, subject, source, version, position, ts, spec, tags string, payload []byte) {
 		m := message.NewMessage(id, payload)
 		m.Metadata.Set("ce_id", id)
 		m.Metadata.Set("ce_type", typ)
 		m.Metadata.Set("ce_subject", subject)
+		m.Metadata.Set("ce_source", source)
 		m.Metadata.Set("ce_streamversion", version)
 		m.Metadata.Set("ce_position", position)
 		m.Metadata.Set("ce_time", ts)
@@ -281,7 +284,7 @@ func FuzzDecodeMessage(f *testing.F) {
 			}
 			return
 		}
-		if r.EventID == "" || r.Type == "" || r.StreamID == "" || r.Version < 1 {
+		if r.EventID == "" || r.Type == "" || r.StreamID == "" || r.Version < 1 || source != "/examhall/"+eventstore.Category(r.StreamID) {
 			t.Fatalf("accepted an invalid message: %+v", r)
 		}
 		// A decoded record encodes back to a message that decodes the same.
@@ -289,7 +292,7 @@ func FuzzDecodeMessage(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-decode: %v", err)
 		}
-		if again.EventID != r.EventID || again.Version != r.Version || again.Position != r.Position || !again.OccurredAt.Equal(r.OccurredAt) {
+		if !reflect.DeepEqual(again, r) {
 			t.Fatalf("round trip changed %+v into %+v", r, again)
 		}
 	})
