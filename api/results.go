@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/examhall/exam/domain"
 	"github.com/gin-gonic/gin"
@@ -32,6 +34,35 @@ func (s *Server) managedExam(c *gin.Context) (*domain.Exam, bool) {
 	return e, true
 }
 
+// readModelWait bounds how long a results query waits for the read models.
+const readModelWait = 5 * time.Second
+
+// awaitReadModel waits until the read models have applied the exam up to
+// the version e (folded from its stream) has. The exam's status comes from
+// its stream, the degrees from the read models: without this, a client that
+// saw "graded" could read a partial list, or a student who took the exam be
+// told there is no result. Grade events are published before the exam's
+// graded marker, so once the catalogue has the exam's version the results
+// have its grades. A read model that stays behind is 503 unavailable.
+func (s *Server) awaitReadModel(ctx context.Context, e *domain.Exam) error {
+	ctx, cancel := context.WithTimeout(ctx, readModelWait)
+	defer cancel()
+	for {
+		re, ok, err := s.reads.Exam(ctx, e.ID)
+		if err != nil {
+			return err
+		}
+		if ok && re.Version >= e.Version {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return domain.ErrUnavailable
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
 // examResults lists degrees for staff, as JSON, CSV or XLSX.
 func (s *Server) examResults(c *gin.Context) {
 	e, ok := s.managedExam(c)
@@ -48,6 +79,10 @@ func (s *Server) examResults(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	if err := s.awaitReadModel(ctx, e); err != nil {
+		Abort(c, err)
+		return
+	}
 	rows, err := s.reads.ExamResults(ctx, e.ID)
 	if err != nil {
 		Abort(c, err)
@@ -96,6 +131,10 @@ func (s *Server) myExamResult(c *gin.Context) {
 	}
 	if e.Status != domain.StatusGraded {
 		Abort(c, domain.ErrNotGraded)
+		return
+	}
+	if err := s.awaitReadModel(ctx, e); err != nil {
+		Abort(c, err)
 		return
 	}
 	row, ok, err := s.reads.StudentResult(ctx, e.ID, a.ID)
