@@ -30,9 +30,12 @@ type tokenResponse struct {
 	User         userView `json:"user"`
 }
 
-func tokensView(t commands.Tokens, now time.Time) tokenResponse {
+// tokensView reports expires_in as the access lifetime (Config.AccessTTL):
+// measuring the token's expiry against the wall clock would mix clocks, as
+// the token was issued on the platform's injected one.
+func tokensView(t commands.Tokens, accessTTL time.Duration) tokenResponse {
 	return tokenResponse{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: "Bearer",
-		ExpiresIn: int(t.AccessExpiresAt.Sub(now).Round(time.Second).Seconds()), User: viewUser(t.User)}
+		ExpiresIn: int(accessTTL.Round(time.Second).Seconds()), User: viewUser(t.User)}
 }
 
 func required(fields map[string]string, name, value string) {
@@ -59,7 +62,7 @@ func (s *Server) login(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tokensView(t, time.Now()))
+	c.JSON(http.StatusOK, tokensView(t, s.accessTTL))
 }
 
 func (s *Server) refresh(c *gin.Context) {
@@ -77,7 +80,7 @@ func (s *Server) refresh(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	c.JSON(http.StatusOK, tokensView(t, time.Now()))
+	c.JSON(http.StatusOK, tokensView(t, s.accessTTL))
 }
 
 func (s *Server) logout(c *gin.Context) {
