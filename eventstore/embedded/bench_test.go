@@ -71,7 +71,7 @@ func (st benchStudent) event(at time.Time) eventstore.Record {
 
 func openBench(b *testing.B) *Store {
 	b.Helper()
-	s, err := Open(b.TempDir(), benchOptions)
+	s, err := Open(b.TempDir(), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -180,5 +180,3 @@ func BenchmarkReadAll1000(b *testing.B) {
 	}
 	reportEvents(b, b.N*1000)
 }
-
-var benchOptions = Options{MemTableSize: 64 << 20, CacheSize: 512 << 20}

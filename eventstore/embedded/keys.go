@@ -227,6 +227,9 @@ func decodeRecord(v []byte, pos uint64) (eventstore.Record, error) {
 		d.err = true
 	}
 	r.OccurredAt = time.Unix(sec, int64(nsec)).UTC()
+	if r.OccurredAt.Unix() != sec {
+		d.err = true // out of time.Time's range: not something we wrote
+	}
 	r.ActorID = d.str()
 	r.ActorRole = d.str()
 	r.CorrelationID = d.str()

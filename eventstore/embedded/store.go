@@ -3,11 +3,13 @@
 // eventstore.Waiter and eventstore.CheckpointStore.
 //
 // All appends go through one committer goroutine (see commit.go), which
-// validates them, assigns gap-free global positions and writes every pending
-// append in one pebble batch committed with pebble.Sync: concurrent appends
-// share one fsync, and an append returns only once it is durable. Readers see
-// only durable events: everything they return is at or below the position of
-// the last synced batch, so a crash can never take back an event a reader saw.
+// validates them, assigns gap-free global positions and applies every
+// pending append as one pebble batch with pebble.Sync; a syncer goroutine
+// waits for the WAL fsync, in commit order, before answering. Concurrent
+// appends therefore share fsyncs, and an append returns only once it is
+// durable. Readers see only durable events: everything they return is at or
+// below the position of the last synced batch, so a crash can never take
+// back an event a reader saw. The key layout is described in keys.go.
 package embedded
 
 import (
