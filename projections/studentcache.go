@@ -32,11 +32,18 @@ type StudentExamCache struct {
 
 	mu   sync.RWMutex
 	docs map[string]StudentDoc
+	// latest is the newest version of each exam Apply has seen. A document
+	// rendered from an older state is served but never cached: a Get that
+	// read the catalogue just before an event and stored its document just
+	// after the event's invalidation would otherwise serve that stale
+	// document until the exam changed again (e.g. "closed" and no keys
+	// forever after grading).
+	latest map[string]int64
 }
 
 // NewStudentExamCache returns a cache; render produces the JSON document.
 func NewStudentExamCache(catalog *Catalog, loader ExamLoader, render func(*domain.Exam) ([]byte, error)) *StudentExamCache {
-	return &StudentExamCache{catalog: catalog, loader: loader, render: render, docs: map[string]StudentDoc{}}
+	return &StudentExamCache{catalog: catalog, loader: loader, render: render, docs: map[string]StudentDoc{}, latest: map[string]int64{}}
 }
 
 func (s *StudentExamCache) Name() string { return "student_exam_cache" }
@@ -51,6 +58,9 @@ func (s *StudentExamCache) Apply(rec eventstore.Record, _ any) {
 	}
 	id := strings.TrimPrefix(rec.StreamID, domain.CategoryExam+"-")
 	s.mu.Lock()
+	if rec.Version > s.latest[id] {
+		s.latest[id] = rec.Version
+	}
 	if d, ok := s.docs[id]; ok && d.Version < rec.Version {
 		delete(s.docs, id)
 	}
@@ -100,7 +110,7 @@ func (s *StudentExamCache) Get(ctx context.Context, examID string) (StudentDoc, 
 	}
 	d = StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}
 	s.mu.Lock()
-	if cur, ok := s.docs[examID]; !ok || cur.Version < d.Version {
+	if cur, ok := s.docs[examID]; (!ok || cur.Version < d.Version) && d.Version >= s.latest[examID] {
 		s.docs[examID] = d
 	}
 	s.mu.Unlock()
