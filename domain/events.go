@@ -340,6 +340,14 @@ func NewPayload(eventType string) (any, error) {
 
 // DecodeEvent decodes a stored payload into its typed struct (a pointer).
 func DecodeEvent(eventType string, data []byte) (any, error) {
+	if eventType == TypeAnswerSaved {
+		// The hot event of a regrade replay: try the reflection-free path
+		// first (decode_fast.go); it refuses anything encoding/json would
+		// decode differently.
+		if p, ok := decodeAnswerSavedFast(data); ok {
+			return p, nil
+		}
+	}
 	p, err := NewPayload(eventType)
 	if err != nil {
 		return nil, err
