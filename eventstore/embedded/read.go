@@ -316,6 +316,7 @@ type reader struct {
 	it             *pebble.Iterator
 	after, durable uint64
 	key            []byte
+	next           uint64 // the position after the one get read last; 0: none
 }
 
 func (s *Store) newReader(after, durable uint64) (*reader, error) {
@@ -334,6 +335,13 @@ func (r *reader) close() { _ = r.it.Close() }
 // get returns the record at pos.
 func (r *reader) get(pos uint64) (eventstore.Record, error) {
 	r.key = logKey(r.key[:0], pos)
+	if r.next == pos && r.it.Next() && string(r.it.Key()) == string(r.key) {
+		// The usual case when reading a stream written in one go: the
+		// next position follows the last one read.
+		r.next = pos + 1
+		return r.current()
+	}
+	r.next = pos + 1
 	if !r.it.SeekGE(r.key) || string(r.it.Key()) != string(r.key) {
 		if err := r.it.Error(); err != nil {
 			return eventstore.Record{}, err
