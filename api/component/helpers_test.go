@@ -544,6 +544,9 @@ func (e *env) draftExam(owner *user, levelID string, extra map[string]any) examV
 	e.t.Helper()
 	var ex examView
 	e.post("/exams", owner.Access, examBody(e.unique("Exam"), levelID, extra)).want(e.t, http.StatusCreated).decode(e.t, &ex)
+	if ex.Status != "draft" || ex.ID == "" {
+		e.t.Fatalf("POST /exams answered status %q, id %q", ex.Status, ex.ID)
+	}
 	return ex
 }
 
@@ -553,6 +556,9 @@ func (e *env) publishedExam(owner *user, levelID string, extra map[string]any) e
 	ex := e.draftExam(owner, levelID, extra)
 	var pub examView
 	e.post("/exams/"+ex.ID+"/publish", owner.Access, nil).want(e.t, http.StatusOK).decode(e.t, &pub)
+	if pub.Status != "open" && pub.Status != "scheduled" {
+		e.t.Fatalf("publish answered status %q", pub.Status)
+	}
 	return pub
 }
 

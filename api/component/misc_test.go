@@ -209,3 +209,66 @@ func TestOperationsEndpoints(t *testing.T) {
 		t.Errorf("X-Request-ID %q", got)
 	}
 }
+
+// TestExamShape checks the contract's Exam document: every field, the
+// defaults (choice keys a, b, c…, true/false choices, 1 point), and the
+// student's view without keys.
+func TestExamShape(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	w := e.world()
+	r := e.post("/exams", w.doctor.Access, examBody("Shape", w.levelA, map[string]any{"time_limit_seconds": 900})).want(t, http.StatusCreated)
+	fields := []string{"id", "title", "description", "level_id", "owner_id", "status", "version", "opens_at", "closes_at",
+		"time_limit_seconds", "max_score", "question_count", "created_at", "questions"}
+	m := r.obj(t)
+	for _, f := range fields {
+		if _, ok := m[f]; !ok {
+			t.Errorf("exam lacks %q", f)
+		}
+	}
+	var ex examView
+	r.decode(t, &ex)
+	if ex.OwnerID != w.doctor.ID || ex.LevelID != w.levelA || ex.MaxScore != 8 || ex.QuestionCount != 4 || ex.Version < 1 ||
+		ex.TimeLimitSeconds == nil || *ex.TimeLimitSeconds != 900 || ex.OpensAt != nil || ex.ClosesAt != nil {
+		t.Errorf("exam: %+v", ex)
+	}
+	keys := func(q question) []string {
+		var k []string
+		for _, c := range q.Choices {
+			k = append(k, c.Key)
+		}
+		return k
+	}
+	q := map[string]question{}
+	for _, x := range ex.Questions {
+		q[x.ID] = x
+	}
+	if got := keys(q["q1"]); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Errorf("default choice keys %v", got)
+	}
+	if got := keys(q["q3"]); !slices.Equal(got, []string{"true", "false"}) || q["q3"].Points != 1 || q["q3"].Kind != "true_false" {
+		t.Errorf("true_false question: %+v", q["q3"])
+	}
+	if q["q1"].NegativePoints != 0.5 || q["q1"].ImageID != nil || !slices.Equal(q["q2"].Correct, []string{"a", "c"}) {
+		t.Errorf("questions: %+v", ex.Questions)
+	}
+	qm := m["questions"].([]any)[0].(map[string]any)
+	for _, f := range []string{"id", "text", "kind", "choices", "correct", "points", "negative_points", "image_id"} {
+		if _, ok := qm[f]; !ok {
+			t.Errorf("question lacks %q", f)
+		}
+	}
+
+	e.post("/exams/"+ex.ID+"/publish", w.doctor.Access, nil).want(t, http.StatusOK)
+	sm := e.get("/exams/"+ex.ID, w.studentA.Access).want(t, http.StatusOK).obj(t)
+	for _, f := range fields {
+		if _, ok := sm[f]; !ok {
+			t.Errorf("student's exam lacks %q", f)
+		}
+	}
+	for _, x := range sm["questions"].([]any) {
+		if _, ok := x.(map[string]any)["correct"]; ok {
+			t.Errorf("student's question has a key: %v", x)
+		}
+	}
+}
