@@ -212,4 +212,15 @@ func TestExamListVisibility(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a student moved to another level changes exams at once", func(t *testing.T) {
+		s := w.studentA2
+		e.get("/exams/"+openA.ID, s.Access).want(t, http.StatusOK)
+		e.call("PATCH", "/users/"+s.ID, e.admin.Access, map[string]any{"level_id": w.levelB}).want(t, http.StatusOK)
+		e.call("GET", "/exams/"+openA.ID, s.Access, nil, "X-Min-Position", "").wantError(t, http.StatusNotFound, "not_found")
+		e.call("PUT", "/exams/"+openA.ID+"/answers/q1", s.Access, map[string]any{"choices": []string{"b"}}).wantError(t, http.StatusNotFound, "not_found")
+		e.call("PUT", "/exams/"+openB.ID+"/answers/q1", s.Access, map[string]any{"choices": []string{"b"}}).want(t, http.StatusOK)
+		if got := list(s, ""); !slices.Equal(got, []string{openB.ID}) {
+			t.Fatalf("moved student lists %v", got)
+		}
+	})
 }
