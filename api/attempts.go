@@ -159,8 +159,9 @@ func (s *Server) getAttempt(c *gin.Context) {
 		Abort(c, NewAPIError(http.StatusNotFound, "not_found", "no attempt yet"))
 		return
 	}
-	answers := make(map[string][]string, len(t.Answers))
-	for q, ans := range t.Answers {
+	current := t.CurrentAnswers()
+	answers := make(map[string][]string, len(current))
+	for q, ans := range current {
 		answers[q] = nonNil(ans.Choices)
 	}
 	c.JSON(http.StatusOK, attemptStateView{AttemptID: t.ID, ExamID: t.ExamID, Status: string(t.Status), StartedAt: t.StartedAt.UTC(),

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"sync"
 	"time"
 
@@ -113,8 +112,9 @@ func cloneExam(e *domain.Exam) *domain.Exam {
 
 func cloneAttempt(t *domain.Attempt) *domain.Attempt {
 	c := *t
-	c.Answers = maps.Clone(t.Answers)
-	c.History = append([]domain.AnswerSaved(nil), t.History...)
+	// The entries are shared and immutable; only the slice is copied so an
+	// append by the caller never writes into the cached array.
+	c.History = append([]*domain.AnswerSaved(nil), t.History...)
 	return &c
 }
 

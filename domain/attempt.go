@@ -29,12 +29,21 @@ type Attempt struct {
 	StartedAt   time.Time
 	Deadline    *time.Time
 	SubmittedAt *time.Time
-	// Answers holds the latest answer per question as saved, in force.
-	Answers map[string]RecordedAnswer
-	// History holds every answer in stream order; grading applies the
-	// cut-off rule to it, so an answer that slipped in late is ignored.
-	History []AnswerSaved
+	// History holds every answer recorded before submission, in stream
+	// order (shared with the decoded events: never modified). Grading applies
+	// the cut-off rule to it; CurrentAnswers gives the latest per question.
+	History []*AnswerSaved
 	Version int64
+}
+
+// CurrentAnswers is the latest recorded answer per question (what the
+// student sees as saved).
+func (t *Attempt) CurrentAnswers() map[string]RecordedAnswer {
+	out := make(map[string]RecordedAnswer, len(t.History))
+	for _, h := range t.History {
+		out[h.QuestionID] = RecordedAnswer{Choices: h.Choices, SavedAt: h.SavedAt}
+	}
+	return out
 }
 
 // Started reports whether the attempt exists.
@@ -177,19 +186,14 @@ func (t *Attempt) Apply(version int64, data any) {
 	case *AttemptStarted:
 		t.ID, t.ExamID, t.StudentID = d.AttemptID, d.ExamID, d.StudentID
 		t.Status, t.StartedAt, t.Deadline = AttemptInProgress, d.StartedAt, d.Deadline
-		t.Answers = map[string]RecordedAnswer{}
 	case *AnswerSaved:
-		if t.Answers == nil {
-			t.Answers = map[string]RecordedAnswer{}
-		}
 		if t.Status == AttemptSubmittedS {
 			// An answer recorded after submission (a race between replicas)
 			// stays in the store for audit but is never in force: stream
 			// order, not clocks, decides what came after the submission.
 			return
 		}
-		t.Answers[d.QuestionID] = RecordedAnswer{Choices: d.Choices, SavedAt: d.SavedAt}
-		t.History = append(t.History, *d)
+		t.History = append(t.History, d)
 	case *AttemptSubmitted:
 		t.Status = AttemptSubmittedS
 		s := d.SubmittedAt
@@ -205,7 +209,7 @@ func (t *Attempt) FinalAnswers(closedAt *time.Time) map[string][]string {
 	if closedAt != nil && (cutoff == nil || closedAt.Before(*cutoff)) {
 		cutoff = closedAt
 	}
-	out := make(map[string][]string, len(t.Answers))
+	out := make(map[string][]string, 64)
 	for _, h := range t.History {
 		if cutoff != nil && !h.SavedAt.Before(*cutoff) {
 			continue

@@ -224,7 +224,7 @@ func TestSaveAnswers(t *testing.T) {
 			}
 			foldAttempt(t, at, evs...)
 			for _, in := range tc.answers {
-				if got := at.Answers[in.QuestionID].Choices; !slices.Equal(got, in.Choices) {
+				if got := at.CurrentAnswers()[in.QuestionID].Choices; !slices.Equal(got, in.Choices) {
 					t.Fatalf("answer to %s in force = %v, want %v", in.QuestionID, got, in.Choices)
 				}
 			}
@@ -338,10 +338,10 @@ func TestAnswersAfterSubmittedEventAreNotInForce(t *testing.T) {
 	if at.Version != 5 {
 		t.Fatalf("version = %d, want 5", at.Version)
 	}
-	if got := at.Answers["q1"].Choices; !slices.Equal(got, []string{"a"}) {
+	if got := at.CurrentAnswers()["q1"].Choices; !slices.Equal(got, []string{"a"}) {
 		t.Fatalf("answer in force = %v, want [a]", got)
 	}
-	if _, ok := at.Answers["q2"]; ok {
+	if _, ok := at.CurrentAnswers()["q2"]; ok {
 		t.Fatal("an answer after submission is in force")
 	}
 	if want := map[string][]string{"q1": {"a"}}; !reflect.DeepEqual(at.FinalAnswers(nil), want) {
