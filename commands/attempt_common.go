@@ -24,6 +24,8 @@ type AttemptResult struct {
 func (b handlerBase) mutateAttempt(ctx context.Context, m Meta, examID string,
 	decide func(e *domain.Exam, t *domain.Attempt, attemptID string, now time.Time) ([]domain.Event, error)) (AttemptResult, error) {
 	var out AttemptResult
+	unlock := b.locks.lock(domain.AttemptStream(AttemptID(examID, m.Actor.ID)))
+	defer unlock()
 	err := retryOnConflict(ctx, func() error {
 		e, err := b.repo.LoadExam(ctx, examID)
 		if err != nil {
@@ -44,7 +46,13 @@ func (b handlerBase) mutateAttempt(ctx context.Context, m Meta, examID string,
 		if err != nil {
 			return err
 		}
-		applyAll(t, res.FromVersion, events)
+		if res.Duplicate {
+			if t, err = b.repo.LoadAttempt(ctx, examID, m.Actor.ID); err != nil {
+				return err
+			}
+		} else {
+			applyAll(t, res.FromVersion, events)
+		}
 		out = AttemptResult{Attempt: t, Exam: e, Position: res.LastPosition, Created: !wasStarted && t.Started() && !res.Duplicate}
 		for _, ev := range events {
 			if s, ok := ev.Data.(*domain.AnswerSaved); ok {

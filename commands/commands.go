@@ -9,7 +9,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/examhall/exam/auth"
@@ -108,6 +111,16 @@ func (m Meta) eventID(newID func() string, stream string, i int) string {
 	return uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "%s|%s|%s|%d", m.Actor.ID, m.IdempotencyKey, stream, i)).String()
 }
 
+// entityID names a new aggregate: random, or derived from the idempotency
+// key, so a creation retried on any replica targets the same stream and the
+// store recognises the retry instead of creating a second exam, level or user.
+func (m Meta) entityID(newID func() string, kind string) string {
+	if m.IdempotencyKey == "" {
+		return newID()
+	}
+	return uuid.NewSHA1(idNamespace, fmt.Appendf(nil, "entity|%s|%s|%s", kind, m.Actor.ID, m.IdempotencyKey)).String()
+}
+
 // AttemptID is deterministic: one attempt per student and exam.
 func AttemptID(examID, studentID string) string {
 	return uuid.NewSHA1(idNamespace, []byte("attempt|"+examID+"|"+studentID)).String()
@@ -148,7 +161,7 @@ func New(d Deps) (*Handlers, error) {
 	d.withDefaults()
 	repo := NewRepository(d.Store, d.CacheSize)
 	w := &writer{store: d.Store, now: d.Now, newID: d.NewID}
-	base := handlerBase{repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger}
+	base := handlerBase{locks: &streamLocks{}, repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger}
 	return &Handlers{
 		Repo:           repo,
 		CreateLevel:    &CreateLevelHandler{base},
@@ -177,6 +190,7 @@ func New(d Deps) (*Handlers, error) {
 
 // handlerBase is what every handler embeds.
 type handlerBase struct {
+	locks *streamLocks
 	repo  *Repository
 	w     *writer
 	now   func() time.Time
@@ -185,20 +199,38 @@ type handlerBase struct {
 }
 
 // maxConflictRetries bounds how often a handler reloads and decides again
-// after losing an optimistic-concurrency race.
-const maxConflictRetries = 5
+// after losing an optimistic-concurrency race (to another replica: within
+// one process, commands on a stream are serialised by streamLocks).
+const maxConflictRetries = 8
 
 // retryOnConflict runs decide-and-append again when another writer won the
 // race for the stream version; the domain re-checks its rules each time.
+// Retries back off with jitter so racing replicas spread out.
 func retryOnConflict(ctx context.Context, fn func() error) error {
 	var err error
 	for i := 0; i < maxConflictRetries; i++ {
 		if err = fn(); !errors.Is(err, domain.ErrConflict) {
 			return err
 		}
-		if ctx.Err() != nil {
+		wait := time.Duration(rand.Int64N(int64(time.Millisecond) << min(i, 5)))
+		select {
+		case <-ctx.Done():
 			return ctx.Err()
+		case <-time.After(wait):
 		}
 	}
 	return err
+}
+
+// streamLocks serialises commands on the same stream within this process, so
+// concurrent requests for one attempt or exam queue instead of losing
+// optimistic-concurrency races to each other. Striped: bounded memory.
+type streamLocks [4096]sync.Mutex
+
+func (l *streamLocks) lock(stream string) func() {
+	h := fnv.New32a()
+	h.Write([]byte(stream))
+	m := &l[h.Sum32()%uint32(len(l))]
+	m.Lock()
+	return m.Unlock
 }

@@ -20,7 +20,7 @@ func (h *CreateLevelHandler) Handle(ctx context.Context, m Meta, name string) (L
 	if m.Actor.Role != domain.RoleAdmin {
 		return LevelResult{}, domain.ErrForbidden
 	}
-	id := h.newID()
+	id := m.entityID(h.newID, "level")
 	now := h.now()
 	ev, err := domain.CreateLevel(id, name, now)
 	if err != nil {
@@ -29,6 +29,10 @@ func (h *CreateLevelHandler) Handle(ctx context.Context, m Meta, name string) (L
 	res, err := h.w.append(ctx, m, domain.LevelStream(id), eventstore.NoStream, now, []domain.Event{ev})
 	if err != nil {
 		return LevelResult{}, err
+	}
+	if res.Duplicate {
+		stored, _, err := h.repo.LoadLevel(ctx, id)
+		return LevelResult{Level: stored, Position: res.LastPosition}, err
 	}
 	d := ev.Data.(*domain.LevelCreated)
 	return LevelResult{Level: domain.Level{ID: d.LevelID, Name: d.Name, CreatedAt: d.CreatedAt}, Position: res.LastPosition}, nil

@@ -18,7 +18,7 @@ func (h *DraftExamHandler) Handle(ctx context.Context, m Meta, in domain.ExamDra
 	if err := requireLevel(ctx, h.repo, in.LevelID); err != nil {
 		return ExamResult{}, err
 	}
-	id := h.newID()
+	id := m.entityID(h.newID, "exam")
 	now := h.now()
 	events, err := domain.DraftExam(id, m.Actor, in, h.newID, now)
 	if err != nil {
@@ -29,7 +29,13 @@ func (h *DraftExamHandler) Handle(ctx context.Context, m Meta, in domain.ExamDra
 		return ExamResult{}, err
 	}
 	e := &domain.Exam{}
-	applyAll(e, res.FromVersion, events)
+	if res.Duplicate {
+		if e, err = h.repo.LoadExam(ctx, id); err != nil {
+			return ExamResult{}, err
+		}
+	} else {
+		applyAll(e, res.FromVersion, events)
+	}
 	return ExamResult{Exam: e, Position: res.LastPosition, Changed: true}, nil
 }
 

@@ -20,6 +20,8 @@ type ExamResult struct {
 // appends them at the loaded version, deciding again after a lost race.
 func (b handlerBase) mutateExam(ctx context.Context, m Meta, examID string, decide func(e *domain.Exam, now time.Time) ([]domain.Event, error)) (ExamResult, error) {
 	var out ExamResult
+	unlock := b.locks.lock(domain.ExamStream(examID))
+	defer unlock()
 	err := retryOnConflict(ctx, func() error {
 		e, err := b.repo.LoadExam(ctx, examID)
 		if err != nil {
@@ -43,7 +45,14 @@ func (b handlerBase) mutateExam(ctx context.Context, m Meta, examID string, deci
 		if err != nil {
 			return err
 		}
-		applyAll(e, res.FromVersion, events)
+		if res.Duplicate {
+			// A retry of a command already stored: answer with the stored state.
+			if e, err = b.repo.LoadExam(ctx, examID); err != nil {
+				return err
+			}
+		} else {
+			applyAll(e, res.FromVersion, events)
+		}
 		out = ExamResult{Exam: e, Position: res.LastPosition, Changed: len(events) > 0}
 		return nil
 	})

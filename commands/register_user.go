@@ -49,7 +49,7 @@ func (h *RegisterUserHandler) register(ctx context.Context, m Meta, in domain.Re
 	if err != nil {
 		return UserResult{}, fmt.Errorf("hash password: %w", err)
 	}
-	id := h.newID()
+	id := m.entityID(h.newID, "user")
 	now := h.now()
 	reserve, creds, user, err := domain.RegisterUser(id, in, hash, now)
 	if err != nil {
@@ -73,7 +73,14 @@ func (h *RegisterUserHandler) register(ctx context.Context, m Meta, in domain.Re
 		return UserResult{}, err
 	}
 	u := &domain.User{}
-	applyAll(u, res.FromVersion, []domain.Event{user})
+	if res.Duplicate {
+		// A retry: answer with what the first request stored.
+		if u, err = h.repo.LoadUser(ctx, id); err != nil {
+			return UserResult{}, err
+		}
+	} else {
+		applyAll(u, res.FromVersion, []domain.Event{user})
+	}
 	return UserResult{User: u, Position: res.LastPosition}, nil
 }
 
