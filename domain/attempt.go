@@ -203,15 +203,17 @@ func (t *Attempt) Apply(version int64, data any) {
 
 // FinalAnswers applies the grading cut-off: the latest answer per question
 // recorded before the attempt was submitted (History holds only those),
-// before its deadline, and before the exam closed (closedAt may be nil).
+// strictly before its deadline (the API refuses answers at the deadline),
+// and no later than the exam's close (closedAt may be nil): an answer the
+// API accepted in the same instant as a manual close still counts, one
+// recorded after it (a race between replicas) does not.
 func (t *Attempt) FinalAnswers(closedAt *time.Time) map[string][]string {
-	cutoff := t.Deadline
-	if closedAt != nil && (cutoff == nil || closedAt.Before(*cutoff)) {
-		cutoff = closedAt
-	}
 	out := make(map[string][]string, 64)
 	for _, h := range t.History {
-		if cutoff != nil && !h.SavedAt.Before(*cutoff) {
+		if t.Deadline != nil && !h.SavedAt.Before(*t.Deadline) {
+			continue
+		}
+		if closedAt != nil && h.SavedAt.After(*closedAt) {
 			continue
 		}
 		out[h.QuestionID] = h.Choices
