@@ -136,20 +136,12 @@ func (s *Server) submit(c *gin.Context) {
 // getAttempt reads the attempt's own stream: a student always sees every
 // answer the platform acknowledged.
 func (s *Server) getAttempt(c *gin.Context) {
-	if !requireRole(c, domain.RoleStudent) {
+	e, ok := s.studentExam(c)
+	if !ok {
 		return
 	}
 	a := actorFrom(c)
 	ctx := c.Request.Context()
-	e, err := s.cmd.Repo.LoadExam(ctx, c.Param("id"))
-	if err != nil {
-		Abort(c, err)
-		return
-	}
-	if !e.Exists() || !e.VisibleTo(a) {
-		Abort(c, domain.ErrNotFound)
-		return
-	}
 	t, err := s.cmd.Repo.LoadAttempt(ctx, e.ID, a.ID)
 	if err != nil {
 		Abort(c, err)

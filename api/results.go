@@ -13,6 +13,24 @@ import (
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
+// studentExam loads the exam named in the path for a student who may see
+// it; other students get 404 and staff 403.
+func (s *Server) studentExam(c *gin.Context) (*domain.Exam, bool) {
+	if !requireRole(c, domain.RoleStudent) {
+		return nil, false
+	}
+	e, err := s.cmd.Repo.LoadExam(c.Request.Context(), c.Param("id"))
+	if err != nil {
+		Abort(c, err)
+		return nil, false
+	}
+	if !e.Exists() || !e.VisibleTo(actorFrom(c)) {
+		Abort(c, domain.ErrNotFound)
+		return nil, false
+	}
+	return e, true
+}
+
 // managedExam loads an exam the staff actor manages, or aborts.
 func (s *Server) managedExam(c *gin.Context) (*domain.Exam, bool) {
 	if !requireRole(c, domain.RoleAdmin, domain.RoleDoctor) {
@@ -115,20 +133,12 @@ func (s *Server) examResults(c *gin.Context) {
 
 // myExamResult is a student's own degree, with the key, once graded.
 func (s *Server) myExamResult(c *gin.Context) {
-	if !requireRole(c, domain.RoleStudent) {
+	e, ok := s.studentExam(c)
+	if !ok {
 		return
 	}
 	a := actorFrom(c)
 	ctx := c.Request.Context()
-	e, err := s.cmd.Repo.LoadExam(ctx, c.Param("id"))
-	if err != nil {
-		Abort(c, err)
-		return
-	}
-	if !e.Exists() || !e.VisibleTo(a) {
-		Abort(c, domain.ErrNotFound)
-		return
-	}
 	if e.Status != domain.StatusGraded {
 		Abort(c, domain.ErrNotGraded)
 		return
