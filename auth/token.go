@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -71,7 +72,17 @@ type TokenIssuer struct {
 	now        func() time.Time
 	newID      func() string
 	parser     *jwt.Parser
+
+	// verified caches access tokens whose signature and claims were already
+	// checked, keyed by the exact token string: every API request presents
+	// one, and re-verifying HMAC plus decoding JSON each time was a visible
+	// share of a request's CPU. Expiry is still checked on every use.
+	verifiedMu sync.Mutex
+	verified   map[string]AccessClaims
 }
+
+// maxVerifiedTokens bounds the verified-token cache (about 200 B an entry).
+const maxVerifiedTokens = 50_000
 
 // tokenClaims is the wire form. "typ" (in the payload, not the header)
 // separates access from refresh tokens so neither is accepted as the other.
@@ -163,6 +174,17 @@ func (t *TokenIssuer) IssueRefresh(userID, familyID string, generation int) (str
 // ParseAccess verifies an access token and returns its claims. Every
 // failure wraps ErrInvalidToken.
 func (t *TokenIssuer) ParseAccess(token string) (AccessClaims, error) {
+	t.verifiedMu.Lock()
+	cached, ok := t.verified[token]
+	t.verifiedMu.Unlock()
+	if ok {
+		if t.now().Before(cached.ExpiresAt) {
+			return cached, nil
+		}
+		t.verifiedMu.Lock()
+		delete(t.verified, token)
+		t.verifiedMu.Unlock()
+	}
 	c, err := t.parse(token, tokenTypeAccess)
 	if err != nil {
 		return AccessClaims{}, err
@@ -170,7 +192,14 @@ func (t *TokenIssuer) ParseAccess(token string) (AccessClaims, error) {
 	if c.Role == "" {
 		return AccessClaims{}, fmt.Errorf("%w: missing role", ErrInvalidToken)
 	}
-	return AccessClaims{UserID: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, ID: c.ID}, nil
+	claims := AccessClaims{UserID: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, ID: c.ID}
+	t.verifiedMu.Lock()
+	if t.verified == nil || len(t.verified) >= maxVerifiedTokens {
+		t.verified = make(map[string]AccessClaims) // drop all: simple, bounded, rare
+	}
+	t.verified[token] = claims
+	t.verifiedMu.Unlock()
+	return claims, nil
 }
 
 // ParseRefresh verifies a refresh token and returns its claims. Every

@@ -327,3 +327,28 @@ func signedByUs(tok string) bool {
 	mac.Write([]byte(tok[:i]))
 	return hmac.Equal(sig, mac.Sum(nil))
 }
+
+// A verified access token is cached, but the cache never outlives the
+// token: once the issuer's clock passes its expiry it is refused.
+func TestCachedAccessTokenStillExpires(t *testing.T) {
+	clock := &fakeClock{t: time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)}
+	iss := newTestIssuer(t, clock.Now)
+	tok, exp, err := iss.IssueAccess("user-1", "student")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // the second parse is served from the cache
+		c, err := iss.ParseAccess(tok)
+		if err != nil || c.UserID != "user-1" || c.Role != "student" || !c.ExpiresAt.Equal(exp) {
+			t.Fatalf("parse %d: %+v %v", i, c, err)
+		}
+	}
+	clock.Advance(exp.Sub(clock.Now()))
+	if _, err := iss.ParseAccess(tok); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired cached token: err = %v, want ErrInvalidToken", err)
+	}
+	// A token differing in one character is verified afresh, not matched.
+	if _, err := iss.ParseAccess(tok[:len(tok)-1] + "A"); err == nil {
+		t.Fatal("tampered token accepted")
+	}
+}

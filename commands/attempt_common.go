@@ -52,6 +52,11 @@ func (b handlerBase) mutateAttempt(ctx context.Context, m Meta, examID string,
 			}
 		} else {
 			applyAll(t, res.FromVersion, events)
+			if len(events) > 0 {
+				// The next save of this student starts from here instead of
+				// re-reading and decoding what was just written.
+				b.repo.remember(domain.AttemptStream(attemptID), cloneAttempt(t), t.Version)
+			}
 		}
 		out = AttemptResult{Attempt: t, Exam: e, Position: res.LastPosition, Created: !wasStarted && t.Started() && !res.Duplicate}
 		for _, ev := range events {

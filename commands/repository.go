@@ -112,9 +112,10 @@ func cloneExam(e *domain.Exam) *domain.Exam {
 
 func cloneAttempt(t *domain.Attempt) *domain.Attempt {
 	c := *t
-	// The entries are shared and immutable; only the slice is copied so an
-	// append by the caller never writes into the cached array.
-	c.History = append([]*domain.AnswerSaved(nil), t.History...)
+	// The entries are shared and immutable, and Apply only appends: with
+	// its capacity clipped, an append by either copy reallocates instead of
+	// writing into the other's array.
+	c.History = t.History[:len(t.History):len(t.History)]
 	return &c
 }
 
