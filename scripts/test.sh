@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-go.sh
+./scripts/ensure-postgres.sh
 go version
 go mod download
 echo "== go vet"
