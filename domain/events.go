@@ -38,6 +38,7 @@ const (
 	TypeSessionRefreshed    = "session.refreshed.v1"
 	TypeSessionRevoked      = "session.revoked.v1"
 	TypeIdempotencyRecorded = "idempotency.response_recorded.v1"
+	TypeImageUploaded       = "image.uploaded.v1"
 )
 
 // Stream categories: the prefix of every stream id before the first '-'.
@@ -51,6 +52,7 @@ const (
 	CategoryLevel       = "level"
 	CategorySession     = "session"
 	CategoryIdempotency = "idempotency"
+	CategoryImage       = "image"
 )
 
 // Stream ids.
@@ -62,6 +64,7 @@ func CredentialsStream(userID string) string  { return CategoryCredentials + "-"
 func LevelStream(levelID string) string       { return CategoryLevel + "-" + levelID }
 func SessionStream(familyID string) string    { return CategorySession + "-" + familyID }
 func IdempotencyStream(keyHash string) string { return CategoryIdempotency + "-" + keyHash }
+func ImageStream(imageID string) string       { return CategoryImage + "-" + imageID }
 
 // EmailStream is the reservation stream that makes an email unique without a
 // read-model race: registering appends to it at NoStream, so of two racing
@@ -285,6 +288,17 @@ type IdempotencyRecorded struct {
 	Body        json.RawMessage `json:"body"`
 }
 
+// ImageUploaded records the first upload of an image's bytes (the id is
+// their SHA-256, so uploading the same bytes again records nothing). The
+// bytes live in the image store, not in the log.
+type ImageUploaded struct {
+	ImageID     string    `json:"image_id"`
+	ContentType string    `json:"content_type"`
+	Size        int       `json:"size"`
+	UploadedBy  string    `json:"uploaded_by"`
+	UploadedAt  time.Time `json:"uploaded_at"`
+}
+
 // ErrUnknownEventType is returned by DecodeEvent for a type it does not know;
 // projections acknowledge and skip such events.
 var ErrUnknownEventType = errors.New("unknown event type")
@@ -318,6 +332,7 @@ var payloadFactories = map[string]func() any{
 	TypeSessionRefreshed:    func() any { return &SessionRefreshed{} },
 	TypeSessionRevoked:      func() any { return &SessionRevoked{} },
 	TypeIdempotencyRecorded: func() any { return &IdempotencyRecorded{} },
+	TypeImageUploaded:       func() any { return &ImageUploaded{} },
 }
 
 // EventTypes lists every event type the domain defines.

@@ -52,6 +52,7 @@ func samplePayloads() map[string]any {
 		TypeSessionRevoked:   &SessionRevoked{FamilyID: "f1", Reason: "reuse"},
 		TypeIdempotencyRecorded: &IdempotencyRecorded{KeyHash: "k", RequestHash: "r", Status: 201,
 			Body: json.RawMessage(`{"attempt_id":"a1","status":"in_progress"}`)},
+		TypeImageUploaded: &ImageUploaded{ImageID: strings.Repeat("ab", 32), ContentType: ImagePNG, Size: 1024, UploadedBy: "d1", UploadedAt: at},
 	}
 }
 
@@ -70,8 +71,8 @@ func zeroFields(p any) []string {
 
 func TestEventTypeNames(t *testing.T) {
 	types := EventTypes()
-	if len(types) != 26 {
-		t.Errorf("%d event types, want 26 (update this test and docs/events.md together)", len(types))
+	if len(types) != 27 {
+		t.Errorf("%d event types, want 27 (update this test and docs/events.md together)", len(types))
 	}
 	name := regexp.MustCompile(`^[a-z]+\.[a-z_]+\.v[1-9][0-9]*$`)
 	seen := map[string]bool{}
@@ -196,6 +197,7 @@ func TestStreamIDs(t *testing.T) {
 	for got, want := range map[string]string{
 		ExamStream("x"): "exam-x", AttemptStream("x"): "attempt-x", GradesStream("x"): "grades-x", UserStream("x"): "user-x",
 		CredentialsStream("x"): "credentials-x", LevelStream("x"): "level-x", SessionStream("x"): "session-x", IdempotencyStream("x"): "idempotency-x",
+		ImageStream("x"): "image-x",
 	} {
 		if got != want {
 			t.Errorf("stream id %q, want %q", got, want)
