@@ -53,6 +53,9 @@ type Deps struct {
 	Logger   *slog.Logger
 	// CacheSize bounds the aggregate cache (streams); 0 means 100,000.
 	CacheSize int
+	// Images keeps question images (optional: without it no image can be
+	// uploaded and no question may name one).
+	Images ImageStore
 }
 
 // Validate reports every missing dependency at once.
@@ -151,6 +154,9 @@ type Handlers struct {
 	SubmitAttempt  *SubmitAttemptHandler
 	GradeExam      *GradeExamHandler
 	Idempotency    *IdempotencyHandler
+	UploadImage    *UploadImageHandler
+	ImportResults  *ImportResultsHandler
+	ExamStats      *ExamStatsHandler
 }
 
 // New builds every handler over the same dependencies.
@@ -161,7 +167,7 @@ func New(d Deps) (*Handlers, error) {
 	d.withDefaults()
 	repo := NewRepository(d.Store, d.CacheSize)
 	w := &writer{store: d.Store, now: d.Now, newID: d.NewID}
-	base := handlerBase{locks: &streamLocks{}, repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger}
+	base := handlerBase{locks: &streamLocks{}, repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger, images: d.Images}
 	return &Handlers{
 		Repo:           repo,
 		CreateLevel:    &CreateLevelHandler{base},
@@ -185,17 +191,21 @@ func New(d Deps) (*Handlers, error) {
 		SubmitAttempt:  &SubmitAttemptHandler{base},
 		GradeExam:      &GradeExamHandler{base},
 		Idempotency:    &IdempotencyHandler{base},
+		UploadImage:    &UploadImageHandler{base},
+		ImportResults:  &ImportResultsHandler{base},
+		ExamStats:      &ExamStatsHandler{base},
 	}, nil
 }
 
 // handlerBase is what every handler embeds.
 type handlerBase struct {
-	locks *streamLocks
-	repo  *Repository
-	w     *writer
-	now   func() time.Time
-	newID func() string
-	log   *slog.Logger
+	locks  *streamLocks
+	repo   *Repository
+	w      *writer
+	now    func() time.Time
+	newID  func() string
+	log    *slog.Logger
+	images ImageStore
 }
 
 // maxConflictRetries bounds how often a handler reloads and decides again

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
@@ -16,6 +17,9 @@ func (h *DraftExamHandler) Handle(ctx context.Context, m Meta, in domain.ExamDra
 		return ExamResult{}, domain.ErrForbidden
 	}
 	if err := requireLevel(ctx, h.repo, in.LevelID); err != nil {
+		return ExamResult{}, err
+	}
+	if err := requireImages(ctx, h.images, in.Questions, questionImageField); err != nil {
 		return ExamResult{}, err
 	}
 	id := m.entityID(h.newID, "exam")
@@ -38,6 +42,9 @@ func (h *DraftExamHandler) Handle(ctx context.Context, m Meta, in domain.ExamDra
 	}
 	return ExamResult{Exam: e, Position: res.LastPosition, Changed: true}, nil
 }
+
+// questionImageField names the image of the i-th question of a draft.
+func questionImageField(i int) string { return fmt.Sprintf("questions[%d].image_id", i) }
 
 // requireLevel reports a validation error when levelID names no level.
 func requireLevel(ctx context.Context, repo *Repository, levelID string) error {

@@ -56,7 +56,7 @@ func (h *GradeExamHandler) grade(ctx context.Context, m Meta, examID, trigger st
 	if e.Status != domain.StatusClosed && e.Status != domain.StatusGraded {
 		return GradeResult{}, domain.ErrNotGraded
 	}
-	attempts, recorded, gradesVersion, err := h.replay(ctx, examID)
+	attempts, recorded, gradesVersion, err := h.replayExam(ctx, examID)
 	if err != nil {
 		return GradeResult{}, err
 	}
@@ -87,9 +87,9 @@ func (h *GradeExamHandler) grade(ctx context.Context, m Meta, examID, trigger st
 	return out, nil
 }
 
-// replay reads every event tagged with the exam and folds the attempts and
-// the scores recorded so far (student → latest computed score).
-func (h *GradeExamHandler) replay(ctx context.Context, examID string) ([]*domain.Attempt, map[string]float64, int64, error) {
+// replayExam reads every event tagged with the exam and folds the attempts
+// and the scores recorded so far (student → latest computed score).
+func (h handlerBase) replayExam(ctx context.Context, examID string) ([]*domain.Attempt, map[string]float64, int64, error) {
 	byStream := map[string]*domain.Attempt{}
 	var order []*domain.Attempt
 	recorded := map[string]float64{}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -119,6 +120,10 @@ func cloneAttempt(t *domain.Attempt) *domain.Attempt {
 	return &c
 }
 
+func cloneGradebook(g *domain.Gradebook) *domain.Gradebook {
+	return &domain.Gradebook{Scores: maps.Clone(g.Scores), Version: g.Version}
+}
+
 func cloneUser(u *domain.User) *domain.User          { c := *u; return &c }
 func cloneSession(s *domain.Session) *domain.Session { c := *s; return &c }
 
@@ -132,6 +137,13 @@ func (r *Repository) LoadExam(ctx context.Context, examID string) (*domain.Exam,
 func (r *Repository) LoadAttempt(ctx context.Context, examID, studentID string) (*domain.Attempt, error) {
 	t, _, err := load(ctx, r, domain.AttemptStream(AttemptID(examID, studentID)), cloneAttempt)
 	return t, err
+}
+
+// LoadGradebook folds an exam's grades stream: the score in force per
+// student and the stream's version.
+func (r *Repository) LoadGradebook(ctx context.Context, examID string) (*domain.Gradebook, error) {
+	g, _, err := load(ctx, r, domain.GradesStream(examID), cloneGradebook)
+	return g, err
 }
 
 // LoadUser folds a user; a missing user has Exists() false.

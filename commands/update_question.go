@@ -11,6 +11,9 @@ import (
 type UpdateQuestionHandler struct{ handlerBase }
 
 func (h *UpdateQuestionHandler) Handle(ctx context.Context, m Meta, examID, questionID string, in domain.QuestionInput) (ExamResult, domain.Question, error) {
+	if err := requireImages(ctx, h.images, []domain.QuestionInput{in}, imageField); err != nil {
+		return ExamResult{}, domain.Question{}, err
+	}
 	var q domain.Question
 	res, err := h.mutateExam(ctx, m, examID, func(e *domain.Exam, _ time.Time) ([]domain.Event, error) {
 		events, updated, err := e.UpdateQuestion(m.Actor, questionID, in, h.newID)
