@@ -97,6 +97,12 @@ func ErrorFor(err error) (*APIError, bool) {
 	if errors.As(err, &apiErr) {
 		return apiErr, true
 	}
+	var rows *domain.RowsError
+	if errors.As(err, &rows) {
+		e := validationFailed(map[string]string{"file": "has invalid rows (details.rows lists them)"})
+		e.Details["rows"] = rows.Rows
+		return e, true
+	}
 	var verr *domain.ValidationError
 	if errors.As(err, &verr) {
 		return validationFailed(verr.Fields), true
@@ -149,6 +155,8 @@ func validationFailed(fields map[string]string) *APIError {
 // status. The mapping (errors.Is / errors.As, first match wins):
 //
 //	*APIError                      its own status and code
+//	*domain.RowsError              400 validation_failed, details {"fields": {"file": "has invalid rows …"},
+//	                               "rows": [{"row", "email", "reason"}, ...]}
 //	*domain.ValidationError        400 validation_failed, details {"fields": {...}}
 //	domain.ErrValidation           400 validation_failed, details {"fields": {}}
 //	domain.ErrInvalidChoice        400 invalid_choice

@@ -58,7 +58,8 @@ type Config struct {
 	Reads     ReadModel
 	Events    EventQuerier
 	Tokens    AccessTokens
-	Watermark Watermark // optional
+	Watermark Watermark   // optional
+	Images    ImageSource // optional: without it no image is found
 	Logger    *slog.Logger
 	Registry  *prometheus.Registry
 	// ReadyChecks are run by /readyz.
@@ -67,7 +68,7 @@ type Config struct {
 	MaxBodyBytes int64
 	// AccessTTL is reported as expires_in.
 	AccessTTL time.Duration
-	// Extra registers routes of other packages (admin UI, images) on the engine.
+	// Extra registers routes of other packages (the admin UI) on the engine.
 	Extra func(r *gin.Engine, authn gin.HandlerFunc)
 }
 
@@ -96,6 +97,7 @@ type Server struct {
 	events    EventQuerier
 	tokens    AccessTokens
 	watermark Watermark
+	images    ImageSource
 	log       *slog.Logger
 	accessTTL time.Duration
 	ready     map[string]ReadyCheck
@@ -121,7 +123,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		cfg.AccessTTL = 15 * time.Minute
 	}
 	s := &Server{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, tokens: cfg.Tokens, watermark: cfg.Watermark,
-		log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks}
+		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -171,6 +173,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	authed.POST("/exams/:id/close", s.closeExam)
 	authed.POST("/exams/:id/regrade", s.regrade)
 	authed.GET("/exams/:id/results", s.examResults)
+	authed.GET("/exams/:id/stats", s.examStats)
 	authed.GET("/exams/:id/events", s.examEvents)
 
 	authed.POST("/exams/:id/attempt", s.startAttempt)
@@ -181,6 +184,15 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	authed.GET("/exams/:id/result", s.myExamResult)
 
 	authed.GET("/audit/events", s.auditEvents)
+
+	authed.GET("/images/:id", s.getImage)
+
+	// Uploads: multipart bodies over the JSON limit. Same authenticated
+	// chain, behind their own BodyLimit (the JSON group's would refuse a
+	// declared length over it before any later limit could raise it).
+	uploads := r.Group("/api/v1")
+	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.uploadImage)
+	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importResults)
 
 	if cfg.Extra != nil {
 		cfg.Extra(r, s.authenticate)

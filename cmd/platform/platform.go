@@ -81,11 +81,16 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssuer) error {
 	log := p.Log
+	images, err := commands.NewFileImageStore(filepath.Join(cfg.DataDir, "images"))
+	if err != nil {
+		return err
+	}
 	cmds, err := commands.New(commands.Deps{
 		Store: p.Store, Now: cfg.Now, Logger: log,
 		Hasher:   auth.NewPasswordHasher(cfg.Argon2, 0),
 		Tokens:   tokens,
 		Throttle: auth.NewMemoryLoginThrottle(auth.ThrottleConfig{Now: cfg.Now}),
+		Images:   images,
 	})
 	if err != nil {
 		return err
@@ -142,7 +147,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.Handler, err = api.NewHandler(api.Config{
-		Commands: cmds, Reads: p.Reads, Events: p.Store, Tokens: tokens, Watermark: p.Relay,
+		Commands: cmds, Reads: p.Reads, Events: p.Store, Tokens: tokens, Watermark: p.Relay, Images: images,
 		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
 		ReadyChecks: map[string]api.ReadyCheck{"eventstore": func(ctx context.Context) error {
 			_, err := p.Store.Head(ctx)
