@@ -19,14 +19,8 @@ func (h *ExamStatsHandler) Handle(ctx context.Context, m Meta, examID string) (d
 	if err != nil {
 		return domain.ExamStats{}, err
 	}
-	if !e.Exists() {
-		return domain.ExamStats{}, domain.ErrNotFound
-	}
-	if !e.CanManage(m.Actor) {
-		return domain.ExamStats{}, domain.ErrForbidden
-	}
-	if e.Status != domain.StatusClosed && e.Status != domain.StatusGraded {
-		return domain.ExamStats{}, domain.ErrNotGraded
+	if err := e.CanGrade(m.Actor); err != nil {
+		return domain.ExamStats{}, err
 	}
 	attempts, _, _, err := h.replayExam(ctx, examID)
 	if err != nil {

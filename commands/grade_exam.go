@@ -47,14 +47,8 @@ func (h *GradeExamHandler) grade(ctx context.Context, m Meta, examID, trigger st
 	if err != nil {
 		return GradeResult{}, err
 	}
-	if !e.Exists() {
-		return GradeResult{}, domain.ErrNotFound
-	}
-	if !e.CanManage(m.Actor) {
-		return GradeResult{}, domain.ErrForbidden
-	}
-	if e.Status != domain.StatusClosed && e.Status != domain.StatusGraded {
-		return GradeResult{}, domain.ErrNotGraded
+	if err := e.CanGrade(m.Actor); err != nil {
+		return GradeResult{}, err
 	}
 	attempts, recorded, gradesVersion, err := h.replayExam(ctx, examID)
 	if err != nil {

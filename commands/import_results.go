@@ -72,8 +72,8 @@ func (h *ImportResultsHandler) Handle(ctx context.Context, m Meta, examID string
 	return out, err
 }
 
-// usersByEmail resolves each distinct email of the rows through its
-// reservation stream (the write side's own index of addresses); an address
+// usersByEmail resolves each distinct email of the rows (through its
+// reservation stream, the write side's own index of addresses); an address
 // no user holds maps to nil.
 func (h *ImportResultsHandler) usersByEmail(ctx context.Context, rows []domain.ScoreImportRow) (map[string]*domain.User, error) {
 	out := make(map[string]*domain.User, len(rows))
@@ -82,15 +82,7 @@ func (h *ImportResultsHandler) usersByEmail(ctx context.Context, rows []domain.S
 		if _, done := out[email]; done || email == "" {
 			continue
 		}
-		res, err := h.repo.loadReservation(ctx, email)
-		if err != nil {
-			return nil, err
-		}
-		if res.UserID == "" {
-			out[email] = nil
-			continue
-		}
-		u, err := h.repo.LoadUser(ctx, res.UserID)
+		u, err := h.repo.LoadUserByEmail(ctx, email)
 		if err != nil {
 			return nil, err
 		}

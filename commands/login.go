@@ -77,12 +77,8 @@ func (h *LoginHandler) dummyHash(ctx context.Context) string {
 }
 
 func (h *LoginHandler) lookup(ctx context.Context, account string) (*domain.User, string, error) {
-	held, err := h.repo.loadReservation(ctx, account)
-	if err != nil || held.UserID == "" {
-		return nil, "", err
-	}
-	u, err := h.repo.LoadUser(ctx, held.UserID)
-	if err != nil || !u.Exists() {
+	u, err := h.repo.LoadUserByEmail(ctx, account)
+	if err != nil || u == nil {
 		return nil, "", err
 	}
 	hash, _, err := h.repo.loadPasswordHash(ctx, u.ID)

@@ -182,6 +182,20 @@ func (r *Repository) loadReservation(ctx context.Context, email string) (reserva
 	return res, nil
 }
 
+// LoadUserByEmail finds the user holding an address through its
+// reservation stream; nil when no user holds it.
+func (r *Repository) LoadUserByEmail(ctx context.Context, email string) (*domain.User, error) {
+	held, err := r.loadReservation(ctx, email)
+	if err != nil || held.UserID == "" {
+		return nil, err
+	}
+	u, err := r.LoadUser(ctx, held.UserID)
+	if err != nil || !u.Exists() {
+		return nil, err
+	}
+	return u, nil
+}
+
 // loadPasswordHash returns the latest password hash of a user ("" if none).
 func (r *Repository) loadPasswordHash(ctx context.Context, userID string) (string, int64, error) {
 	recs, err := r.store.Load(ctx, domain.CredentialsStream(userID), 1)

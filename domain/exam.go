@@ -370,6 +370,18 @@ func (e *Exam) CorrectAnswerKey(a Actor, questionID string, correct []string, po
 	}}}, nil
 }
 
+// CanGrade: the actor manages the exam and it is closed or graded, so its
+// attempts may be replayed (grading, regrading, item statistics).
+func (e *Exam) CanGrade(a Actor) error {
+	if err := e.requireManage(a); err != nil {
+		return err
+	}
+	if e.Status != StatusClosed && e.Status != StatusGraded {
+		return ErrNotGraded
+	}
+	return nil
+}
+
 // NeedsGrading reports whether the grader owes this exam a grading: it is
 // closed and never graded, or its key changed since the last grading.
 func (e *Exam) NeedsGrading() bool {

@@ -659,3 +659,25 @@ func TestExamDerivedValues(t *testing.T) {
 		}
 	}
 }
+
+func TestCanGrade(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status ExamStatus
+		a      Actor
+		want   error
+	}{
+		{"owner, closed", StatusClosed, owner, nil},
+		{"admin, graded", StatusGraded, admin, nil},
+		{"the grader", StatusClosed, SystemActor("grader"), nil},
+		{"owner, open", StatusOpen, owner, ErrNotGraded},
+		{"owner, draft", StatusDraft, owner, ErrNotGraded},
+		{"another doctor", StatusClosed, otherDoctor, ErrForbidden},
+		{"a student", StatusGraded, student, ErrForbidden},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			wantErr(t, examInStatus(t, tc.status).CanGrade(tc.a), tc.want)
+		})
+	}
+	wantErr(t, (&Exam{}).CanGrade(admin), ErrNotFound)
+}
