@@ -16,8 +16,21 @@ import (
 	"github.com/examhall/exam/auth"
 )
 
+// Event-store backends (EXAM_EVENTSTORE).
+const (
+	EventStoreEmbedded  = "embedded"
+	EventStorePostgres  = "postgres"
+	EventStoreCassandra = "cassandra" // reserved: not available yet
+)
+
 // Config is the whole configuration, validated at start-up.
 type Config struct {
+	// EventStore picks the backend: embedded (default) or postgres
+	// (EXAM_EVENTSTORE), with EXAM_EVENTSTORE_POSTGRES_URL and, optionally,
+	// EXAM_EVENTSTORE_POSTGRES_SCHEMA (default public).
+	EventStore               string
+	EventStorePostgresURL    string
+	EventStorePostgresSchema string
 	// HTTPAddr is where the API listens (EXAM_HTTP_ADDR).
 	HTTPAddr string
 	// DataDir holds the embedded event store and the generated JWT secret
@@ -50,6 +63,7 @@ type Config struct {
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {
 	return Config{
+		EventStore:        EventStoreEmbedded,
 		HTTPAddr:          "127.0.0.1:8080",
 		DataDir:           "./data",
 		LogLevel:          slog.LevelInfo,
@@ -72,6 +86,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			*dst = v
 		}
 	}
+	set("EXAM_EVENTSTORE", &c.EventStore)
+	set("EXAM_EVENTSTORE_POSTGRES_URL", &c.EventStorePostgresURL)
+	set("EXAM_EVENTSTORE_POSTGRES_SCHEMA", &c.EventStorePostgresSchema)
 	set("EXAM_HTTP_ADDR", &c.HTTPAddr)
 	set("EXAM_DATA_DIR", &c.DataDir)
 	c.JWTSecret = getenv("EXAM_JWT_SECRET")
@@ -107,6 +124,17 @@ func FromEnv(getenv func(string) string) (Config, error) {
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var errs []error
+	switch c.EventStore {
+	case EventStoreEmbedded:
+	case EventStorePostgres:
+		if c.EventStorePostgresURL == "" {
+			errs = append(errs, errors.New("EXAM_EVENTSTORE=postgres needs EXAM_EVENTSTORE_POSTGRES_URL"))
+		}
+	case EventStoreCassandra:
+		errs = append(errs, errors.New("EXAM_EVENTSTORE=cassandra is reserved and not available yet"))
+	default:
+		errs = append(errs, fmt.Errorf("EXAM_EVENTSTORE %q: must be embedded or postgres", c.EventStore))
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("EXAM_HTTP_ADDR %q: %w", c.HTTPAddr, err))
 	}

@@ -17,18 +17,26 @@ import (
 	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/embedded"
+	"github.com/examhall/exam/eventstore/postgres"
 	"github.com/examhall/exam/eventstore/relay"
 	"github.com/examhall/exam/projections"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
-// Platform is a running embedded platform.
+// EventStore is what the platform needs of an event-store backend.
+type EventStore interface {
+	eventstore.Store
+	eventstore.CheckpointStore
+}
+
+// Platform is a running platform.
 type Platform struct {
 	Handler  http.Handler
 	Commands *commands.Handlers
-	Store    *embedded.Store
+	Store    EventStore
 	Runner   *projections.Runner
 	Relay    *relay.Relay
 	Reads    *projections.InMemory
@@ -67,7 +75,7 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := embedded.Open(filepath.Join(cfg.DataDir, "events"), embedded.Options{Logger: log})
+	store, err := openEventStore(ctx, cfg, log)
 	if err != nil {
 		return nil, fmt.Errorf("open event store: %w", err)
 	}
@@ -155,6 +163,19 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 		}},
 	})
 	return err
+}
+
+// openEventStore opens the backend the configuration names: the embedded
+// store in the data dir (default) or a shared PostgreSQL store, which lets
+// several examd processes serve one platform (each keeps its own in-process
+// read models, rebuilt from and following the shared log).
+func openEventStore(ctx context.Context, cfg Config, log *slog.Logger) (EventStore, error) {
+	switch cfg.EventStore {
+	case EventStorePostgres:
+		return postgres.Open(ctx, postgres.Config{URL: cfg.EventStorePostgresURL, Schema: cfg.EventStorePostgresSchema, Logger: log})
+	default:
+		return embedded.Open(filepath.Join(cfg.DataDir, "events"), embedded.Options{Logger: log})
+	}
 }
 
 func (p *Platform) goRun(f func()) {
