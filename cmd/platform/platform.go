@@ -113,13 +113,22 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	p.Runner = projections.NewRunner(log, catalog, cache, results, grader)
 
 	start := time.Now()
-	if _, err := p.Runner.CatchUp(ctx, p.Store, nil); err != nil {
+	caughtUp, err := p.Runner.CatchUp(ctx, p.Store, nil)
+	if err != nil {
 		return err
 	}
 	log.Info("read models rebuilt from the event log", "events", p.Runner.Applied(), "took", time.Since(start))
 
 	p.bus = gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true, OutputChannelBuffer: 256}, watermill.NewSlogLogger(log.With("component", "bus")))
-	p.Relay, err = relay.New(relay.Config{Name: relayName, Store: p.Store, Checkpoints: p.Store, Publisher: p.bus, Topics: relay.DefaultTopics, Logger: log})
+	// The in-process relay feeds this process's own read models. With the
+	// embedded store it keeps its durable checkpoint in the store. A shared
+	// store has one checkpoint table for every replica, so there each process
+	// starts its relay exactly where its own catch-up ended instead.
+	var checkpoints eventstore.CheckpointStore = p.Store
+	if cfg.EventStore == EventStorePostgres {
+		checkpoints = &processCheckpoints{start: caughtUp}
+	}
+	p.Relay, err = relay.New(relay.Config{Name: relayName, Store: p.Store, Checkpoints: checkpoints, Publisher: p.bus, Topics: relay.DefaultTopics, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -220,3 +229,23 @@ func (t tickerPort) TickExam(ctx context.Context, examID string) error {
 }
 
 var systemGrader = domain.SystemActor("grader")
+
+// processCheckpoints keeps a relay checkpoint in memory, starting at a given
+// position (see the shared-store case in build).
+type processCheckpoints struct {
+	mu    sync.Mutex
+	start uint64
+}
+
+func (c *processCheckpoints) LoadCheckpoint(context.Context, string) (uint64, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.start, nil
+}
+
+func (c *processCheckpoints) SaveCheckpoint(_ context.Context, _ string, pos uint64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.start = pos
+	return nil
+}
