@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 // Benchmarks use realistic envelopes (UUID-sized ids, two tags, a small JSON
 // payload) and report events/s. Every append is synced.
 
-var benchData = []byte(`{"question_id":"0b6c2f0e-5d9f-4a55-9f2a-3f8a0f3c1c11","choice_ids":["a","c"],"saved_at":"2025-01-01T10:00:00Z"}`)
+// benchData is a ~150-byte answer_saved payload.
+var benchData = []byte(`{"question_id":"0b6c2f0e-5d9f-4a55-9f2a-3f8a0f3c1c11","choice_ids":["a","c"],"text":"","saved_at":"2025-01-01T10:00:00.123456Z","time_spent_ms":41250}`)
 
 // randomID returns a random UUID-shaped id, cheaper than crypto/rand UUIDs
 // so that the benchmarks measure the store.
@@ -119,6 +121,32 @@ func BenchmarkAppend64Writers(b *testing.B) {
 	reportEvents(b, b.N)
 }
 
+// BenchmarkAppend64WritersBatch8: 64 goroutines, eight events per append
+// (an autosave batch), each on its own stream. One op is one append.
+func BenchmarkAppend64WritersBatch8(b *testing.B) {
+	const batch = 8
+	s := openBench(b)
+	ctx := context.Background()
+	b.SetParallelism(max(1, 64/runtime.GOMAXPROCS(0)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		st := newBenchStudent()
+		evs := make([]eventstore.Record, batch)
+		for v := int64(0); pb.Next(); v += batch {
+			now := time.Now()
+			for j := range evs {
+				evs[j] = st.event(now)
+			}
+			if _, err := s.Append(ctx, st.stream, v, evs); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	reportEvents(b, b.N*batch)
+}
+
 func BenchmarkAppendBatch1000(b *testing.B) {
 	s := openBench(b)
 	ctx := context.Background()
@@ -179,4 +207,92 @@ func BenchmarkReadAll1000(b *testing.B) {
 		}
 	}
 	reportEvents(b, b.N*1000)
+}
+
+// fillExam appends rounds events to each of students attempt streams of one
+// exam, round by round with the students appending concurrently, so that the
+// streams interleave in the log as they do during an exam.
+func fillExam(b *testing.B, s *Store, students, rounds int) []benchStudent {
+	b.Helper()
+	sts := make([]benchStudent, students)
+	for i := range sts {
+		sts[i] = newBenchStudent()
+	}
+	ctx := context.Background()
+	for round := range rounds {
+		var wg sync.WaitGroup
+		for _, st := range sts {
+			wg.Go(func() {
+				if _, err := s.Append(ctx, st.stream, int64(round), []eventstore.Record{st.event(time.Now())}); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	}
+	return sts
+}
+
+// BenchmarkQueryExamTag pages through an exam's 5000 events (200 attempt
+// streams) by its tag, 500 at a time, as grading replays do.
+func BenchmarkQueryExamTag(b *testing.B) {
+	s := openBench(b)
+	sts := fillExam(b, s, 200, 25)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	n := 0
+	for range b.N {
+		var after uint64
+		for {
+			recs, err := s.Query(ctx, eventstore.Filter{Tags: sts[0].tags[:1], AfterPosition: after, Limit: 500})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(recs) == 0 {
+				break
+			}
+			n += len(recs)
+			after = recs[len(recs)-1].Position
+		}
+	}
+	if n != b.N*5000 {
+		b.Fatalf("read %d events, want %d", n, b.N*5000)
+	}
+	reportEvents(b, n)
+}
+
+// BenchmarkQueryExamStudent: one student's events of an exam (its tag and
+// the student's tag), among 200 students.
+func BenchmarkQueryExamStudent(b *testing.B) {
+	s := openBench(b)
+	sts := fillExam(b, s, 200, 25)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		st := sts[i%len(sts)]
+		recs, err := s.Query(ctx, eventstore.Filter{Tags: st.tags})
+		if err != nil || len(recs) != 25 {
+			b.Fatal(len(recs), err)
+		}
+	}
+	reportEvents(b, b.N*25)
+}
+
+// BenchmarkQueryActor: one student's events by actor, among 200 students.
+func BenchmarkQueryActor(b *testing.B) {
+	s := openBench(b)
+	sts := fillExam(b, s, 200, 25)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		st := sts[i%len(sts)]
+		recs, err := s.Query(ctx, eventstore.Filter{ActorID: st.actor})
+		if err != nil || len(recs) != 25 {
+			b.Fatal(len(recs), err)
+		}
+	}
+	reportEvents(b, b.N*25)
 }

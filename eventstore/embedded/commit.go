@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble"
 
@@ -17,32 +19,59 @@ import (
 //
 // Append validates and encodes its events in the caller's goroutine, then
 // hands an appendReq to the single committer goroutine and waits. The
-// committer takes one request, drains whatever else is queued (at most
-// MaxBatchRequests requests / MaxBatchEvents events) and, for each request in
+// committer builds a group of requests and checks each as it takes it, in
 // arrival order:
 //
 //  1. idempotency: if the first event id is already stored (in pebble or
 //     earlier in this group), the request is a retry and gets the original
 //     result with Duplicate set, or ErrDuplicateEventID if it is not exactly
-//     the original append;
-//  2. optimistic concurrency: the stream's version comes from the group's own
-//     changes, then an in-memory cache, then pebble (the stream's last 'S'
-//     key); a mismatch is a *ConflictError. Requests later in the group see the effects of
-//     earlier ones, so of two requests racing for one version the first wins;
+//     the original append. Ids are first checked against an in-memory Bloom
+//     filter of every stored id (filter.go): a new id, the usual case, costs
+//     no pebble read;
+//  2. optimistic concurrency: the stream's version comes from the stream
+//     cache (which includes the group's own changes), else pebble (the
+//     stream's last 'S' key); a mismatch is a *ConflictError. Requests later
+//     in the group see the effects of earlier ones, so of two requests racing
+//     for one version the first wins;
 //  3. the remaining event ids must be new (else ErrDuplicateEventID);
-//  4. positions are assigned consecutively after the last one and every key
-//     is added to the group's single pebble batch.
+//  4. positions are assigned consecutively after the last one.
+//
+// A group is closed when it reaches MaxBatchRequests requests /
+// MaxBatchEvents events, or when nothing more is queued, no earlier group is
+// waiting for its WAL sync and the linger below is over. While a sync is in
+// flight the committer keeps taking (and checking) requests into the open
+// group instead of committing them in many small groups: pebble cannot start
+// the next WAL sync before the one in flight ends anyway, and every group
+// costs a commit through pebble's pipeline, a WAL record and the syncer's
+// round, whatever its size.
+//
+// With nothing in flight, a group smaller than the previous one lingers a
+// little for more requests (at most a third of the last commit-to-sync time
+// and maxLinger in all): the writers the last sync just answered are usually
+// about to append again. Without it, concurrent
+// writers that each wait for their append settle into two cohorts that
+// alternate, each group carrying half of them, one fsync per group; with
+// it, one sync carries them all. A lone writer (previous group of one)
+// commits at once.
+//
+// Then the keys of every accepted request go into the group's single pebble
+// batch, table by table (all 'L' keys in position order, then the 'S' keys,
+// then 'E', ...): pebble inserts a batch into its memtable in batch order and
+// reuses the previous insert's place in the skiplist when the next key falls
+// next to it, so keys that sort together are cheaper to insert together.
+//
+// Append does what needs no shared state in the caller's goroutine: it
+// encodes the records, hashes the ids for the filter and computes the
+// signatures and minutes, so the single committer does as little as possible
+// per event.
 //
 // The batch is applied with pebble.Sync requested, and the group handed to
 // the syncer goroutine, which waits for the WAL sync in commit order; only
 // then does the durable position advance, waiters wake and the group's
-// requests get their answers. The committer meanwhile builds the next group,
-// so while one fsync runs the next group's WAL write is already queued, and
-// pebble's WAL writer covers everything pending with one fsync. Since one
-// goroutine assigns positions and applies batches in order, and readers stop
-// at the durable position, the global log never shows a hole. If a commit or
-// sync fails the store refuses every further append (its state on disk is
-// unknown until it is reopened).
+// requests get their answers. Since one goroutine assigns positions and
+// applies batches in order, and readers stop at the durable position, the
+// global log never shows a hole. If a commit or sync fails the store refuses
+// every further append (its state on disk is unknown until it is reopened).
 
 // appendReq is one Append call on its way through the committer. Requests
 // are pooled: their encoding buffers are reused.
@@ -50,12 +79,29 @@ type appendReq struct {
 	ctx      context.Context
 	stream   string
 	expected int64
-	events   []eventstore.Record
-	enc      []byte // the events' encodings, back to back
-	offs     []int  // event i is enc[offs[i]:offs[i+1]]
-	res      eventstore.AppendResult
-	err      error
-	done     chan struct{} // receives one token when res/err are set
+	evs      []evMeta // what the committer needs of each event
+	tags     []string // the events' tags, back to back (see evMeta.tags)
+	enc      []byte   // the events' encodings, back to back
+	offs     []int    // event i is enc[offs[i]:offs[i+1]]
+	// Set by the committer when the request is accepted: the position and
+	// version of its first event.
+	first uint64
+	from  int64
+	res   eventstore.AppendResult
+	err   error
+	done  chan struct{} // receives one token when res/err are set
+}
+
+// evMeta is what the committer reads of an event, copied out of the
+// caller's records (which the caller may reuse once Append returns, even
+// while the committer still holds the request after a cancellation).
+type evMeta struct {
+	id     string
+	idHash uint64 // idFilter.hash(id)
+	actor  string
+	tags   [2]int // the event's tags are req.tags[tags[0]:tags[1]]
+	sig    uint64 // eventSig
+	minute int64  // minuteOf(OccurredAt)
 }
 
 var reqPool = sync.Pool{New: func() any { return &appendReq{done: make(chan struct{}, 1)} }}
@@ -69,13 +115,24 @@ func (s *Store) Append(ctx context.Context, streamID string, expectedVersion int
 		return eventstore.AppendResult{}, err
 	}
 	r := reqPool.Get().(*appendReq)
-	r.ctx, r.stream, r.expected, r.events = ctx, streamID, expectedVersion, events
+	r.ctx, r.stream, r.expected = ctx, streamID, expectedVersion
 	r.enc, r.offs = r.enc[:0], append(r.offs[:0], 0)
+	r.evs, r.tags = r.evs[:0], r.tags[:0]
 	for i := range events {
 		ev := events[i] // a copy: the caller's slice is not modified
 		ev.StreamID = streamID
 		r.enc = encodeRecord(r.enc, &ev)
 		r.offs = append(r.offs, len(r.enc))
+		t0 := len(r.tags)
+		r.tags = append(r.tags, ev.Tags...)
+		r.evs = append(r.evs, evMeta{
+			id:     ev.EventID,
+			idHash: s.ids.hash(ev.EventID),
+			actor:  ev.ActorID,
+			tags:   [2]int{t0, len(r.tags)},
+			sig:    eventSig(&ev),
+			minute: minuteOf(ev.OccurredAt),
+		})
 	}
 
 	if err := s.acquire(); err != nil {
@@ -103,9 +160,11 @@ func (s *Store) Append(ctx context.Context, streamID string, expectedVersion int
 }
 
 func (r *appendReq) recycle() {
-	r.ctx, r.events, r.res, r.err = nil, nil, eventstore.AppendResult{}, nil
+	r.ctx, r.res, r.err = nil, eventstore.AppendResult{}, nil
+	clear(r.evs) // drop the caller's strings
+	clear(r.tags)
 	if cap(r.enc) > 1<<20 {
-		r.enc = nil
+		r.enc, r.evs, r.tags, r.offs = nil, nil, nil, nil
 	}
 	reqPool.Put(r)
 }
@@ -140,16 +199,48 @@ func validateAppend(streamID string, expectedVersion int64, events []eventstore.
 }
 
 type committer struct {
-	s        *Store
-	lastPos  uint64             // last committed position
-	versions map[string]int64   // stream version cache (committed state)
-	touched  map[string]int64   // streams changed by the current group
-	groupIDs map[string]idEntry // event ids stored by the current group
-	minutes  map[int64]posRange // time index entries of the current group
-	group    []*appendReq
-	key      []byte // scratch
-	val      []byte // scratch
+	s       *Store
+	ids     *idFilter // every stored event id (and those of the current group)
+	lastPos uint64    // last committed position
+	// streams caches what the committer knows of streams: committed state,
+	// plus the changes of the current group (a group that fails to apply
+	// fails the store, so they need no undo).
+	streams   map[string]*streamState
+	groupIDs  map[string]idEntry // event ids stored by the current group
+	minutes   map[int64]posRange // time index entries of the current group
+	group     []*appendReq       // the open group
+	lastGroup int                // requests in the previous group
+	timer     *time.Timer        // for linger
+	lingerEnd time.Time          // when the open group stops lingering; zero: not started
+	pos       uint64             // last position assigned in the open group
+	events    int                // events in the open group
+	accepted  []*appendReq       // the current group's requests to write
+	pairs     []pairWrite        // the current group's actor and tag index keys
+	key       []byte             // scratch
+	val       []byte             // scratch
 }
+
+// streamState is the committer's knowledge of one stream.
+type streamState struct {
+	version int64
+	// pairs are actor and tag index keys of the stream known to be written
+	// (at most maxCachedPairs; a pair not listed is written again).
+	pairs []indexPair
+}
+
+type indexPair struct {
+	prefix byte // prefixActor or prefixTag
+	value  string
+}
+
+type pairWrite struct {
+	prefix        byte
+	value, stream string
+}
+
+// maxCachedPairs caps the index pairs remembered per stream: an attempt
+// stream has three (its student actor, exam tag and student tag).
+const maxCachedPairs = 8
 
 type posRange struct{ first, last uint64 }
 
@@ -159,20 +250,30 @@ func (c *committer) run() {
 	for {
 		select {
 		case r := <-s.reqs:
-			c.group = append(c.group[:0], r)
-			events := len(r.events)
+			c.begin()
+			c.take(r)
 		drain:
-			for len(c.group) < s.opts.MaxBatchRequests && events < s.opts.MaxBatchEvents {
+			for !c.full() {
 				select {
 				case r := <-s.reqs:
-					c.group = append(c.group, r)
-					events += len(r.events)
+					c.take(r)
 				default:
-					break drain
+					if s.unsynced.Load() > 0 {
+						// A sync is in flight: wait for it or for more.
+						select {
+						case r := <-s.reqs:
+							c.take(r)
+						case <-s.synced:
+						}
+						continue
+					}
+					if len(c.group) >= c.lastGroup || !c.linger() {
+						break drain
+					}
 				}
 			}
-			c.commitGroup()
-			clear(c.group)
+			c.lastGroup = len(c.group)
+			c.finish()
 		case <-s.stop:
 			// Close has marked the store closed and waited for senders:
 			// what is queued now is all there will be.
@@ -192,9 +293,10 @@ func (c *committer) run() {
 // inflight is a group whose batch is applied and whose WAL sync may still be
 // running. The syncer answers its requests once the sync is done.
 type inflight struct {
-	b    *pebble.Batch // nil when the group wrote nothing
-	reqs []*appendReq
-	last uint64 // last position of the group
+	b       *pebble.Batch // nil when the group wrote nothing
+	reqs    []*appendReq
+	last    uint64    // last position of the group
+	applied time.Time // when the batch was applied
 }
 
 // syncer waits for the groups' syncs in commit order; only then does it
@@ -208,6 +310,12 @@ func (s *Store) syncer() {
 		if g.b != nil {
 			err := g.b.SyncWait()
 			_ = g.b.Close()
+			s.syncNanos.Store(int64(time.Since(g.applied)))
+			s.unsynced.Add(-1)
+			select {
+			case s.synced <- struct{}{}:
+			default: // a wake-up is pending already
+			}
 			if err != nil && failed == nil {
 				failed = fmt.Errorf("embedded: sync failed, reopen the store: %w", err)
 				s.failed.Store(&failed)
@@ -227,42 +335,92 @@ func (s *Store) syncer() {
 	}
 }
 
-// commitGroup checks the group's requests, applies the appendable ones in
-// one batch (written to the WAL and the memtable, its sync requested but not
-// awaited) and hands the group to the syncer.
-func (c *committer) commitGroup() {
+// maxLinger caps how long an open group waits for more requests when no
+// sync is in flight (see the top of this file).
+const maxLinger = 500 * time.Microsecond
+
+// linger waits for one more request, until the open group's linger time is
+// over, and takes it, reporting whether one came.
+func (c *committer) linger() bool {
+	now := time.Now()
+	if c.lingerEnd.IsZero() {
+		c.lingerEnd = now.Add(min(time.Duration(c.s.syncNanos.Load())/3, maxLinger))
+	}
+	d := c.lingerEnd.Sub(now)
+	if d <= 0 {
+		return false
+	}
+	if c.timer == nil {
+		c.timer = time.NewTimer(d)
+	} else {
+		c.timer.Reset(d)
+	}
+	select {
+	case r := <-c.s.reqs:
+		c.timer.Stop()
+		c.take(r)
+		return true
+	case <-c.timer.C:
+		return false
+	}
+}
+
+// begin opens a group.
+func (c *committer) begin() {
+	c.evictStreams()
+	clear(c.groupIDs)
+	clear(c.minutes)
+	clear(c.accepted)
+	c.accepted = c.accepted[:0]
+	clear(c.pairs)
+	c.pairs = c.pairs[:0]
+	c.pos = c.lastPos
+	c.events = 0
+	c.lingerEnd = time.Time{}
+}
+
+// full reports whether the open group has reached its limits.
+func (c *committer) full() bool {
+	return len(c.group) >= c.s.opts.MaxBatchRequests || c.events >= c.s.opts.MaxBatchEvents
+}
+
+// take adds r to the open group and checks it.
+func (c *committer) take(r *appendReq) {
+	c.group = append(c.group, r)
+	c.events += len(r.evs)
+	if f := c.s.failed.Load(); f != nil {
+		r.err = *f
+		return
+	}
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return
+	}
+	r.err = c.check(r, &c.pos)
+}
+
+// finish applies the accepted requests of the open group in one batch
+// (written to the WAL and the memtable, its sync requested but not awaited)
+// and hands the group to the syncer.
+func (c *committer) finish() {
 	s := c.s
 	g := inflight{reqs: slices.Clone(c.group)}
+	clear(c.group)
+	c.group = c.group[:0]
 	defer func() { s.syncq <- g }()
+	if c.pos == c.lastPos {
+		return // only retries, conflicts and errors: nothing to write
+	}
 	if f := s.failed.Load(); f != nil {
 		for _, r := range g.reqs {
-			r.err = *f
+			if r.err == nil {
+				r.err = *f
+			}
 		}
 		return
 	}
-	clear(c.touched)
-	clear(c.groupIDs)
-	clear(c.minutes)
 	b := s.db.NewBatch()
-	pos := c.lastPos
-	for _, r := range g.reqs {
-		if err := r.ctx.Err(); err != nil {
-			r.err = err
-			continue
-		}
-		r.err = c.add(b, r, &pos)
-	}
-	if pos == c.lastPos {
-		_ = b.Close()
-		return // only retries, conflicts and errors: nothing to write
-	}
-	for m, r := range c.minutes {
-		c.key = timeKey(c.key[:0], m, r.first)
-		c.val = appendU64(c.val[:0], r.last)
-		c.set(b, c.key, c.val)
-	}
-	c.val = appendU64(c.val[:0], pos)
-	c.set(b, metaLastPosKey, c.val)
+	c.write(b, c.pos)
 	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		failed := fmt.Errorf("embedded: commit failed, reopen the store: %w", err)
 		s.failed.Store(&failed)
@@ -274,40 +432,93 @@ func (c *committer) commitGroup() {
 		}
 		return // the batch is not closed: pebble may still hold it
 	}
-	g.b, g.last = b, pos
-	c.lastPos = pos
-	if len(c.versions)+len(c.touched) > s.opts.StreamCacheSize {
-		clear(c.versions)
+	s.unsynced.Add(1)
+	g.b, g.last, g.applied = b, c.pos, time.Now()
+	c.lastPos = c.pos
+}
+
+// evictStreams keeps the stream cache under StreamCacheSize: past it, about a
+// quarter of the entries go (map iteration starts at a random place). It runs
+// between groups, when everything cached is applied to pebble.
+func (c *committer) evictStreams() {
+	limit := c.s.opts.StreamCacheSize
+	if len(c.streams) <= limit {
+		return
 	}
-	for stream, v := range c.touched {
-		c.versions[stream] = v
+	keep := limit - limit/4
+	for name := range c.streams {
+		if len(c.streams) <= keep {
+			break
+		}
+		delete(c.streams, name)
 	}
+}
+
+// write adds the keys of the group's accepted requests to b, table by table
+// (see the top of this file), then the time index and the last position.
+func (c *committer) write(b *pebble.Batch, last uint64) {
+	for _, r := range c.accepted {
+		for i := range r.evs {
+			rec := r.enc[r.offs[i]:r.offs[i+1]]
+			binary.BigEndian.PutUint64(rec[recordVersionOffset:], uint64(r.from+int64(i)))
+			c.key = logKey(c.key[:0], r.first+uint64(i))
+			c.set(b, c.key, rec)
+		}
+	}
+	for _, r := range c.accepted {
+		for i := range r.evs {
+			c.key = streamKey(c.key[:0], r.stream, r.from+int64(i))
+			c.val = streamEntry(c.val[:0], r.first+uint64(i), r.evs[i].sig)
+			c.set(b, c.key, c.val)
+		}
+	}
+	for _, r := range c.accepted {
+		n := int64(len(r.evs))
+		for i := range r.evs {
+			c.key = eventIDKey(c.key[:0], r.evs[i].id)
+			c.val = encodeIDEntry(c.val[:0], idEntry{pos: r.first + uint64(i), back: int64(i), ahead: n - 1 - int64(i)})
+			c.set(b, c.key, c.val)
+		}
+	}
+	for _, p := range c.pairs {
+		c.key = pairKey(c.key[:0], p.prefix, p.value, p.stream)
+		c.set(b, c.key, nil)
+	}
+	for m, r := range c.minutes {
+		c.key = timeKey(c.key[:0], m, r.first)
+		c.val = appendU64(c.val[:0], r.last)
+		c.set(b, c.key, c.val)
+	}
+	c.val = appendU64(c.val[:0], last)
+	c.set(b, metaLastPosKey, c.val)
 }
 
 func (c *committer) set(b *pebble.Batch, k, v []byte) {
 	_ = b.Set(k, v, nil) // a Set on an uncommitted batch only fails when misused
 }
 
-// add checks r against the store and the group so far and, when it may be
-// appended, adds its keys to b and advances *pos.
-func (c *committer) add(b *pebble.Batch, r *appendReq, pos *uint64) error {
-	first, found, err := c.lookupID(r.events[0].EventID)
+// check checks r against the store and the group so far and, when it may be
+// appended, assigns its positions (advancing *pos) and versions, records its
+// effects for the rest of the group and queues it for write.
+func (c *committer) check(r *appendReq, pos *uint64) error {
+	first, found, err := c.lookupID(r.evs[0].id, r.evs[0].idHash)
 	if err != nil {
 		return err
 	}
 	if found {
 		return c.retry(r, first)
 	}
-	cur, err := c.streamVersion(r.stream)
+	st, err := c.stream(r.stream)
 	if err != nil {
 		return err
 	}
+	cur := st.version
 	if r.expected != eventstore.AnyVersion && r.expected != cur {
 		return &eventstore.ConflictError{StreamID: r.stream, Expected: r.expected, Actual: cur}
 	}
-	for i := 1; i < len(r.events); i++ {
-		id := r.events[i].EventID
-		e, found, err := c.lookupID(id)
+	for i := 1; i < len(r.evs); i++ {
+		id := r.evs[i].id
+		e, found, err := c.lookupID(id, r.evs[i].idHash)
 		if err != nil {
 			return err
 		}
@@ -315,42 +526,45 @@ func (c *committer) add(b *pebble.Batch, r *appendReq, pos *uint64) error {
 			return fmt.Errorf("%w: %s is already stored at position %d", eventstore.ErrDuplicateEventID, id, e.pos)
 		}
 	}
-	n := int64(len(r.events))
-	from, to := cur+1, cur+n
-	for i := range r.events {
-		ev := &r.events[i]
-		*pos++
-		p, v := *pos, from+int64(i)
-		rec := r.enc[r.offs[i]:r.offs[i+1]]
-		binary.BigEndian.PutUint64(rec[recordVersionOffset:], uint64(v))
-		c.key = logKey(c.key[:0], p)
-		c.set(b, c.key, rec)
-		c.val = appendU64(c.val[:0], p)
-		c.key = streamKey(c.key[:0], r.stream, v)
-		c.set(b, c.key, c.val)
-		e := idEntry{pos: p, back: int64(i), ahead: n - 1 - int64(i), stream: r.stream, version: v}
-		c.val = encodeIDEntry(c.val[:0], e)
-		c.key = eventIDKey(c.key[:0], ev.EventID)
-		c.set(b, c.key, c.val)
-		c.groupIDs[ev.EventID] = e
-		if ev.ActorID != "" {
-			c.key = indexKey(c.key[:0], prefixActor, ev.ActorID, p)
-			c.set(b, c.key, nil)
+	n := int64(len(r.evs))
+	r.first, r.from = *pos+1, cur+1
+	for i := range r.evs {
+		ev := &r.evs[i]
+		p := r.first + uint64(i)
+		c.groupIDs[ev.id] = idEntry{pos: p, back: int64(i), ahead: n - 1 - int64(i), stream: r.stream, version: r.from + int64(i)}
+		c.ids.add(ev.idHash)
+		if ev.actor != "" {
+			c.notePair(st, r.stream, prefixActor, ev.actor)
 		}
-		for _, t := range ev.Tags {
-			c.key = indexKey(c.key[:0], prefixTag, t, p)
-			c.set(b, c.key, nil)
+		for _, t := range r.tags[ev.tags[0]:ev.tags[1]] {
+			c.notePair(st, r.stream, prefixTag, t)
 		}
-		m := minuteOf(ev.OccurredAt)
-		if rg, ok := c.minutes[m]; ok {
-			c.minutes[m] = posRange{rg.first, p}
+		if rg, ok := c.minutes[ev.minute]; ok {
+			c.minutes[ev.minute] = posRange{rg.first, p}
 		} else {
-			c.minutes[m] = posRange{p, p}
+			c.minutes[ev.minute] = posRange{p, p}
 		}
 	}
-	c.touched[r.stream] = to
-	r.res = eventstore.AppendResult{FromVersion: from, ToVersion: to, LastPosition: *pos}
+	*pos += uint64(n)
+	st.version = cur + n
+	c.accepted = append(c.accepted, r)
+	r.res = eventstore.AppendResult{FromVersion: r.from, ToVersion: st.version, LastPosition: *pos}
 	return nil
+}
+
+// notePair queues the index key of (prefix, value) for stream unless the
+// stream's state says it is written.
+func (c *committer) notePair(st *streamState, stream string, prefix byte, value string) {
+	for _, p := range st.pairs {
+		if p.prefix == prefix && p.value == value {
+			return
+		}
+	}
+	c.pairs = append(c.pairs, pairWrite{prefix: prefix, value: value, stream: stream})
+	if len(st.pairs) < maxCachedPairs {
+		// A copy: value may share memory with something much larger.
+		st.pairs = append(st.pairs, indexPair{prefix: prefix, value: strings.Clone(value)})
+	}
 }
 
 // retry answers a request whose first event id is stored: it is a retry only
@@ -358,9 +572,9 @@ func (c *committer) add(b *pebble.Batch, r *appendReq, pos *uint64) error {
 func (c *committer) retry(r *appendReq, first idEntry) error {
 	notRetry := func(why string) error {
 		return fmt.Errorf("%w: %s is already stored at position %d (%s)",
-			eventstore.ErrDuplicateEventID, r.events[0].EventID, first.pos, why)
+			eventstore.ErrDuplicateEventID, r.evs[0].id, first.pos, why)
 	}
-	if first.back != 0 || first.ahead+1 != int64(len(r.events)) {
+	if first.back != 0 || first.ahead+1 != int64(len(r.evs)) {
 		return notRetry("not the same append")
 	}
 	if first.stream == "" {
@@ -371,8 +585,8 @@ func (c *committer) retry(r *appendReq, first idEntry) error {
 	if first.stream != r.stream {
 		return notRetry("in stream " + first.stream)
 	}
-	for i := 1; i < len(r.events); i++ {
-		e, found, err := c.lookupID(r.events[i].EventID)
+	for i := 1; i < len(r.evs); i++ {
+		e, found, err := c.lookupID(r.evs[i].id, r.evs[i].idHash)
 		if err != nil {
 			return err
 		}
@@ -405,7 +619,13 @@ func (c *committer) resolve(e *idEntry) error {
 	return nil
 }
 
-func (c *committer) lookupID(id string) (idEntry, bool, error) {
+// lookupID finds a stored event id (h is its filter hash): in the filter
+// first (a miss proves the id new), then in the current group, then in
+// pebble.
+func (c *committer) lookupID(id string, h uint64) (idEntry, bool, error) {
+	if !c.ids.mayContain(h) {
+		return idEntry{}, false, nil
+	}
 	if e, ok := c.groupIDs[id]; ok {
 		return e, true, nil
 	}
@@ -425,26 +645,25 @@ func (c *committer) lookupID(id string) (idEntry, bool, error) {
 	return e, true, nil
 }
 
-// streamVersion is the stream's current version: the group's own changes,
-// else the cache, else the last key of the stream index.
-func (c *committer) streamVersion(stream string) (int64, error) {
-	if v, ok := c.touched[stream]; ok {
-		return v, nil
+// stream returns the cached state of a stream, reading its version (the
+// last key of its stream index) on a miss.
+func (c *committer) stream(name string) (*streamState, error) {
+	if st, ok := c.streams[name]; ok {
+		return st, nil
 	}
-	if v, ok := c.versions[stream]; ok {
-		return v, nil
-	}
-	prefix := streamPrefix(nil, stream)
+	prefix := streamPrefix(nil, name)
 	it, err := c.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return 0, fmt.Errorf("embedded: read version of %s: %w", stream, err)
+		return nil, fmt.Errorf("embedded: read version of %s: %w", name, err)
 	}
 	var v int64
 	if it.Last() {
 		v = int64(posSuffix(it.Key()))
 	}
 	if err := it.Close(); err != nil {
-		return 0, fmt.Errorf("embedded: read version of %s: %w", stream, err)
+		return nil, fmt.Errorf("embedded: read version of %s: %w", name, err)
 	}
-	return v, nil
+	st := &streamState{version: v}
+	c.streams[name] = st
+	return st, nil
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/examhall/exam/eventstore"
 )
 
-// Key layout.
+// Key layout (data format 2).
 //
 // Every key starts with a one-byte table prefix. A string that is followed by
 // more key bytes is written as uvarint(len) + bytes ("str(x)" below), so that
@@ -16,27 +16,54 @@ import (
 // Integers are fixed-width big-endian so that byte order is numeric order.
 //
 //	'L' pos(8)                    → record (see encodeRecord)           global log
-//	'S' str(stream) version(8)    → pos(8)                              stream index
+//	'S' str(stream) version(8)    → pos(8) sig(8)                       stream index
 //	'E' eventID                   → pos(8) uvarint(i) uvarint(n-1-i)    event-id index: the
 //	                                event is the i-th of an append of n events
-//	'A' str(actorID) pos(8)       → empty                               actor index
-//	'G' str(tag) pos(8)           → empty                               tag index (every tag)
+//	'A' str(actorID) str(stream)  → empty                               actor → streams
+//	'G' str(tag) str(stream)      → empty                               tag → streams
 //	'O' minute(8) first(8)        → last(8)                             sparse time index
 //	'C' name                      → pos(8)                              checkpoints
 //	'M' "lastpos"                 → pos(8)                              last committed position
+//	'M' "format"                  → uvarint(dataFormat)                 data format version
 //
-// Every event writes one 'L', 'S' and 'E' key, one 'A' key when it has an
-// actor and one 'G' key per tag. A stream's version is its last 'S' key
-// (cached in memory). Each group commit also writes the 'M' key and one 'O'
-// key per distinct minute of OccurredAt among its events: "some events of
-// minute m are at positions first..last" (minute = Unix seconds / 60, sign
-// bit flipped so that byte order is time order). Events are committed close
-// to when they occur, so a group usually writes a single 'O' key: the time
-// index costs almost nothing per event, and a time query reads only the
-// position ranges it names.
+// Every event writes one 'L', 'S' and 'E' key. The actor and tag indexes are
+// per stream, not per event: an 'A' or 'G' key says "this stream holds at
+// least one event with this actor / tag", and is written with the first such
+// event (the committer remembers, per cached stream, the pairs it has
+// written, so an attempt stream whose events all carry the same student
+// actor and exam/student tags writes them once; rewriting a pair it forgot
+// is a harmless overwrite). A query by actor or tags intersects the streams
+// of each of them, merges those streams' 'S' entries by position and checks
+// every record it reads against the whole filter (see read.go). The price is
+// on the read side: a page of a tag shared by many streams (an exam's tag
+// over its attempt streams) costs a few seeks per stream, where a per-event
+// index was one range scan; in exchange an intersection (an exam's and a
+// student's tag, an actor and a tag) reads only the streams having both,
+// where a per-event index read every event of the first tag.
+//
+// The 'S' value carries sig, a 64-bit Bloom signature of the event's actor,
+// tags and type (see sigItem): two bits per item. Queries skip the entries
+// whose signature lacks a bit of what they look for without reading the
+// record, so a stream where few events match the query costs a scan of its
+// small 'S' entries, not of its records. A stream's version is its last 'S'
+// key (cached in memory).
+//
+// Each group commit also writes the 'M' "lastpos" key and one 'O' key per
+// distinct minute of OccurredAt among its events: "some events of minute m
+// are at positions first..last" (minute = Unix seconds / 60, sign bit flipped
+// so that byte order is time order). Events are committed close to when they
+// occur, so a group usually writes a single 'O' key: the time index costs
+// almost nothing per event, and a time query reads only the position ranges
+// it names.
 //
 // There is no type index: a query by Type alone scans the log (types are
 // better combined with a stream, actor or tag, which are indexed).
+//
+// Data format 1 (before the per-stream actor and tag indexes) wrote one 'A'
+// and one 'G' key per event with the position in the key, and an 8-byte 'S'
+// value. Open refuses a directory in that format (no 'M' "format" key but
+// events) with errDataFormat: there is no migration, as no production data
+// was ever written in it.
 const (
 	prefixLog        = 'L'
 	prefixStream     = 'S'
@@ -47,6 +74,11 @@ const (
 	prefixCheckpoint = 'C'
 	prefixMeta       = 'M'
 )
+
+// dataFormat is the key layout this code reads and writes.
+const dataFormat = 2
+
+var metaFormatKey = []byte{prefixMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 
 var metaLastPosKey = []byte{prefixMeta, 'l', 'a', 's', 't', 'p', 'o', 's'}
 
@@ -74,14 +106,80 @@ func eventIDKey(b []byte, id string) []byte {
 	return append(append(b, prefixEventID), id...)
 }
 
-// indexPrefix is prefix str(value) for the actor, tag and type indexes; the
-// keys follow it with a position.
-func indexPrefix(b []byte, prefix byte, value string) []byte {
+// pairPrefix is prefix str(value) for the actor and tag indexes; the keys
+// follow it with str(stream).
+func pairPrefix(b []byte, prefix byte, value string) []byte {
 	return appendStr(append(b, prefix), value)
 }
 
-func indexKey(b []byte, prefix byte, value string, pos uint64) []byte {
-	return appendU64(indexPrefix(b, prefix, value), pos)
+func pairKey(b []byte, prefix byte, value, stream string) []byte {
+	return appendStr(pairPrefix(b, prefix, value), stream)
+}
+
+// streamEntry encodes the value of an 'S' key.
+func streamEntry(b []byte, pos, sig uint64) []byte {
+	return appendU64(appendU64(b, pos), sig)
+}
+
+// decodeStreamEntry decodes the value of an 'S' key.
+func decodeStreamEntry(v []byte) (pos, sig uint64, err error) {
+	if len(v) != 16 {
+		return 0, 0, errCorrupt
+	}
+	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), nil
+}
+
+// Kinds of signature items.
+const (
+	sigActor = 'a'
+	sigTag   = 't'
+	sigType  = 'y'
+)
+
+// sigItem is the signature bits of one item (actor, tag or type): two of 64
+// bits, chosen by FNV-1a of kind+value and a final mix. It is stored on disk
+// (in 'S' values): it must never change within a data format.
+func sigItem(kind byte, value string) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	h = (h ^ uint64(kind)) * prime
+	for i := 0; i < len(value); i++ {
+		h = (h ^ uint64(value[i])) * prime
+	}
+	// murmur3's fmix64: every input bit affects the low 12 bits used below.
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return 1<<(h&63) | 1<<((h>>6)&63)
+}
+
+// eventSig is the signature of an event: its actor (when set), tags and type.
+func eventSig(r *eventstore.Record) uint64 {
+	sig := sigItem(sigType, r.Type)
+	if r.ActorID != "" {
+		sig |= sigItem(sigActor, r.ActorID)
+	}
+	for _, t := range r.Tags {
+		sig |= sigItem(sigTag, t)
+	}
+	return sig
+}
+
+// filterSig is what the signature of an event matching f must contain.
+func filterSig(f *eventstore.Filter) uint64 {
+	var sig uint64
+	if f.Type != "" {
+		sig |= sigItem(sigType, f.Type)
+	}
+	if f.ActorID != "" {
+		sig |= sigItem(sigActor, f.ActorID)
+	}
+	for _, t := range f.Tags {
+		sig |= sigItem(sigTag, t)
+	}
+	return sig
 }
 
 // minuteOf is the time index bucket of t.
@@ -118,7 +216,7 @@ func prefixEnd(p []byte) []byte {
 	return nil // p is all 0xff: no upper bound
 }
 
-// posSuffix reads the position that ends an index key.
+// posSuffix reads the position (or version) that ends a key.
 func posSuffix(key []byte) uint64 {
 	return binary.BigEndian.Uint64(key[len(key)-8:])
 }
@@ -160,6 +258,10 @@ func decodeIDEntry(v []byte) (idEntry, error) {
 }
 
 var errCorrupt = errors.New("embedded: corrupt record")
+
+// errDataFormat: the directory holds data in a key layout this code does not
+// read.
+var errDataFormat = errors.New("embedded: unsupported data format")
 
 // Record encoding (the value of an 'L' key; the position is the key):
 //

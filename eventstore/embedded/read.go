@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -53,11 +54,10 @@ func (s *Store) Load(ctx context.Context, streamID string, fromVersion int64) ([
 				return nil, err
 			}
 		}
-		v := it.Value()
-		if len(v) != 8 {
-			return nil, fmt.Errorf("embedded: load %s: %w", streamID, errCorrupt)
+		pos, _, err := decodeStreamEntry(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("embedded: load %s: %w", streamID, err)
 		}
-		pos := binary.BigEndian.Uint64(v)
 		if pos > durable {
 			break // versions of one stream are in position order
 		}
@@ -106,10 +106,12 @@ func (s *Store) ReadAll(ctx context.Context, afterPosition uint64, limit int) ([
 	return out, nil
 }
 
-// Query answers audit queries. One index is used, the first given of:
-// StreamID, ActorID, the first tag, the OccurredAt range (sparse index, see
-// keys.go); every condition is checked on each record read. A query with none
-// of these (Type alone, or nothing) scans the log from AfterPosition.
+// Query answers audit queries. With a StreamID it reads that stream's index;
+// else with an ActorID or tags it reads the streams that have events with all
+// of them (see byPairs); else with an OccurredAt range the time index (see
+// keys.go). Index entries whose signature rules the event out are skipped,
+// and every condition is checked on each record read. A query with none of
+// these (Type alone, or nothing) scans the log from AfterPosition.
 func (s *Store) Query(ctx context.Context, f eventstore.Filter) ([]eventstore.Record, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
@@ -131,11 +133,9 @@ func (s *Store) Query(ctx context.Context, f eventstore.Filter) ([]eventstore.Re
 	q := query{f: f, limit: limit, r: r, ctx: ctx}
 	switch {
 	case f.StreamID != "":
-		err = q.byStream(s.db)
-	case f.ActorID != "":
-		err = q.byIndex(s.db, prefixActor, f.ActorID)
-	case len(f.Tags) > 0:
-		err = q.byIndex(s.db, prefixTag, f.Tags[0])
+		err = q.merge(s.db, []string{f.StreamID})
+	case f.ActorID != "" || len(f.Tags) > 0:
+		err = q.byPairs(s.db)
 	case !f.From.IsZero() || !f.To.IsZero():
 		err = q.byTime(s.db)
 	default:
@@ -176,49 +176,306 @@ func (q *query) consider(pos uint64) error {
 	return nil
 }
 
-func (q *query) byStream(db *pebble.DB) error {
-	prefix := streamPrefix(nil, q.f.StreamID)
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+// byPairs answers a query by actor and/or tags. An event matches only if
+// its stream has an index pair for the actor and for every tag, so the
+// candidates are the streams of the shortest pair list that also have a pair
+// for each other value; their events are merged by position. The lists are
+// read in turns, a chunk at a time, until one ends: a query for a student
+// of an exam costs the student's streams, not the exam's.
+func (q *query) byPairs(db *pebble.DB) error {
+	var lists []*pairList
+	if q.f.ActorID != "" {
+		lists = append(lists, newPairList(prefixActor, q.f.ActorID))
+	}
+	for _, t := range q.f.Tags {
+		lists = append(lists, newPairList(prefixTag, t))
+	}
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixActor}, UpperBound: []byte{prefixTag + 1}})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	for ok := it.First(); ok && !q.full(); ok = it.Next() {
-		v := it.Value()
-		if len(v) != 8 {
-			return errCorrupt
+	var best *pairList
+	for best == nil {
+		for _, l := range lists {
+			done, err := l.read(it, pairChunk)
+			if err != nil {
+				return err
+			}
+			if done {
+				best = l
+				break
+			}
 		}
-		pos := binary.BigEndian.Uint64(v)
-		if pos <= q.r.after {
-			continue
-		}
-		if pos > q.r.durable {
-			break
-		}
-		if err := q.consider(pos); err != nil {
+		if err := q.ctx.Err(); err != nil {
 			return err
 		}
 	}
-	return it.Error()
+	streams := best.streams[:0]
+	var key []byte
+	for _, st := range best.streams {
+		ok := true
+		for _, l := range lists {
+			if l == best || !ok {
+				continue
+			}
+			key = pairKey(key[:0], l.prefix[0], l.value, st)
+			ok = it.SeekGE(key) && string(it.Key()) == string(key)
+		}
+		if ok {
+			streams = append(streams, st)
+		}
+	}
+	if err := it.Error(); err != nil {
+		return err
+	}
+	return q.merge(db, streams)
 }
 
-// byIndex walks an index whose keys end with a position.
-func (q *query) byIndex(db *pebble.DB, prefix byte, value string) error {
-	p := indexPrefix(nil, prefix, value)
-	it, err := db.NewIter(&pebble.IterOptions{
-		LowerBound: appendU64(slices.Clip(p), q.r.after+1),
-		UpperBound: appendU64(slices.Clip(p), q.r.durable+1),
-	})
+// pairChunk is how many streams byPairs reads of one list in a turn.
+const pairChunk = 256
+
+// pairList reads the streams of an actor or tag.
+type pairList struct {
+	prefix  []byte // pairPrefix
+	value   string
+	next    []byte // the key to resume from
+	streams []string
+}
+
+func newPairList(prefix byte, value string) *pairList {
+	p := pairPrefix(nil, prefix, value)
+	return &pairList{prefix: p, value: value, next: slices.Clone(p)}
+}
+
+// read reads up to n more streams and reports whether the list is complete.
+func (l *pairList) read(it *pebble.Iterator, n int) (done bool, err error) {
+	for ok := it.SeekGE(l.next); ok && bytes.HasPrefix(it.Key(), l.prefix); ok = it.Next() {
+		if n == 0 {
+			l.next = append(l.next[:0], it.Key()...)
+			return false, nil
+		}
+		n--
+		rest := it.Key()[len(l.prefix):]
+		size, w := binary.Uvarint(rest)
+		if w <= 0 || uint64(len(rest)-w) != size {
+			return false, errCorrupt
+		}
+		l.streams = append(l.streams, string(rest[w:]))
+	}
+	return true, it.Error()
+}
+
+// merge reads the events of the given streams that may match the query, in
+// position order: one cursor per stream over its 'S' entries (those with
+// after < position <= durable whose signature does not rule them out), a
+// heap of cursors by next position, and each popped position's record read
+// from the log and checked. The cursors share one iterator; each reads its
+// stream's entries a buffer at a time.
+func (q *query) merge(db *pebble.DB, streams []string) error {
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixStream}, UpperBound: []byte{prefixStream + 1}})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	for ok := it.First(); ok && !q.full(); ok = it.Next() {
-		if err := q.consider(posSuffix(it.Key())); err != nil {
+	m := merger{it: it, after: q.r.after, durable: q.r.durable, sig: filterSig(&q.f)}
+	var h cursorHeap
+	for _, st := range streams {
+		if q.seen++; q.seen%ctxCheckEvery == 0 {
+			if err := q.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		c, err := m.open(st)
+		if err != nil {
 			return err
 		}
+		if c != nil {
+			h = append(h, c)
+		}
 	}
-	return it.Error()
+	h.init()
+	for len(h) > 0 && !q.full() {
+		c := h[0]
+		if err := q.consider(c.buf[c.head]); err != nil {
+			return err
+		}
+		if c.head++; c.head == len(c.buf) {
+			if err := m.fill(c); err != nil {
+				return err
+			}
+			if len(c.buf) == 0 {
+				h.pop()
+				continue
+			}
+		}
+		h.down(0)
+	}
+	return nil
+}
+
+// A cursor reads firstCursorBatch matching entries first, twice as many
+// each time after, up to maxCursorBatch: a query over many streams whose
+// page ends early reads little of each.
+const (
+	firstCursorBatch = 4
+	maxCursorBatch   = 64
+)
+
+// maxSkip is how many entries at or before AfterPosition opening a cursor
+// may leave for fill to skip rather than search further.
+const maxSkip = 16
+
+type merger struct {
+	it             *pebble.Iterator
+	after, durable uint64
+	sig            uint64 // what a matching entry's signature must contain
+	key            []byte
+}
+
+// cursor walks one stream's index from version next.
+type cursor struct {
+	prefix []byte   // streamPrefix
+	next   int64    // the next version to read; 0 when the stream is done
+	buf    []uint64 // positions read and not yet consumed: buf[head:]
+	head   int
+	batch  int // how many matching entries the next fill reads
+}
+
+// open returns a cursor on the stream's first entries after q.after, or nil
+// when it has none.
+func (m *merger) open(stream string) (*cursor, error) {
+	c := &cursor{prefix: streamPrefix(nil, stream), next: 1, batch: firstCursorBatch}
+	if m.after > 0 {
+		// Find the first version after m.after. Positions grow with
+		// versions, and versions run from 1 to the stream's last one, so
+		// it is a search in a sorted array: by interpolation (streams of
+		// one exam interleave about evenly in the log), every other probe
+		// halving the range so that the worst case stays logarithmic,
+		// until few enough entries remain for fill to skip them.
+		m.key = prefixEnd(c.prefix)
+		if !m.it.SeekLT(m.key) || !c.owns(m.it.Key()) {
+			return nil, m.it.Error()
+		}
+		hi := int64(posSuffix(m.it.Key()))
+		phi, _, err := decodeStreamEntry(m.it.Value())
+		if err != nil {
+			return nil, err
+		}
+		if phi <= m.after {
+			return nil, nil
+		}
+		// pos(lo) <= after < pos(hi); version 0 stands for position 0.
+		lo, plo := int64(0), uint64(0)
+		for i := 0; hi-lo > maxSkip; i++ {
+			g := lo + (hi-lo)/2
+			if i%2 == 0 {
+				g = lo + int64(float64(hi-lo)*float64(m.after-plo)/float64(phi-plo))
+				g = min(max(g, lo+1), hi-1)
+			}
+			p, err := m.posAt(c, g)
+			if err != nil {
+				return nil, err
+			}
+			if p > m.after {
+				hi, phi = g, p
+			} else {
+				lo, plo = g, p
+			}
+		}
+		c.next = lo + 1
+	}
+	if err := m.fill(c); err != nil || len(c.buf) == 0 {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *cursor) owns(key []byte) bool {
+	return len(key) == len(c.prefix)+8 && bytes.HasPrefix(key, c.prefix)
+}
+
+// posAt reads the position of a version that exists.
+func (m *merger) posAt(c *cursor, version int64) (uint64, error) {
+	m.key = appendU64(append(m.key[:0], c.prefix...), uint64(version))
+	if !m.it.SeekGE(m.key) || string(m.it.Key()) != string(m.key) {
+		if err := m.it.Error(); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("stream index lacks version %d: %w", version, errCorrupt)
+	}
+	pos, _, err := decodeStreamEntry(m.it.Value())
+	return pos, err
+}
+
+// fill replaces c's buffer with its next matching entries (none when the
+// stream has no more).
+func (m *merger) fill(c *cursor) error {
+	c.buf, c.head = c.buf[:0], 0
+	if c.next == 0 {
+		return nil
+	}
+	m.key = appendU64(append(m.key[:0], c.prefix...), uint64(c.next))
+	for ok := m.it.SeekGE(m.key); ok; ok = m.it.Next() {
+		if !c.owns(m.it.Key()) {
+			break
+		}
+		pos, sig, err := decodeStreamEntry(m.it.Value())
+		if err != nil {
+			return err
+		}
+		if pos > m.durable {
+			break // versions of one stream are in position order
+		}
+		c.next++
+		if sig&m.sig == m.sig && pos > m.after {
+			c.buf = append(c.buf, pos)
+			if len(c.buf) == c.batch {
+				c.batch = min(2*c.batch, maxCursorBatch)
+				return nil
+			}
+		}
+	}
+	c.next = 0
+	return m.it.Error()
+}
+
+// cursorHeap is a min-heap of cursors by their next position.
+type cursorHeap []*cursor
+
+func (h cursorHeap) less(i, j int) bool { return h[i].buf[h[i].head] < h[j].buf[h[j].head] }
+
+func (h cursorHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
+}
+
+func (h cursorHeap) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			return
+		}
+		j := l
+		if r := l + 1; r < len(h) && h.less(r, l) {
+			j = r
+		}
+		if !h.less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
+}
+
+func (h *cursorHeap) pop() {
+	old := *h
+	n := len(old) - 1
+	old[0] = old[n]
+	old[n] = nil
+	*h = old[:n]
+	h.down(0)
 }
 
 // byTime collects the position ranges the time index names for the minutes

@@ -37,8 +37,10 @@ type Options struct {
 	// MaxBatchEvents stops adding appends to a group once it holds this many
 	// events (default 16384). A single larger append still commits alone.
 	MaxBatchEvents int
-	// StreamCacheSize caps the in-memory stream-version cache (default
-	// 100000 streams); a miss costs one pebble read.
+	// StreamCacheSize caps the committer's in-memory stream cache (default
+	// 100000 streams): a stream's version and the actor and tag index keys
+	// it has written. A miss costs one pebble read, and writing the stream's
+	// index keys again with its next append.
 	StreamCacheSize int
 	// MemTableSize is pebble's memtable size in bytes (default 16 MiB).
 	MemTableSize uint64
@@ -97,6 +99,18 @@ type Store struct {
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced after every commit
 
+	// ids is the committer's filter of stored event ids; Append hashes ids
+	// with it (its seed never changes).
+	ids *idFilter
+
+	// unsynced counts the groups applied and not yet synced; the syncer
+	// sends on synced (without blocking) each time it decrements it.
+	unsynced atomic.Int32
+	synced   chan struct{}
+	// syncNanos is how long the last synced group took from its apply to
+	// the end of its sync.
+	syncNanos atomic.Int64
+
 	c committer
 }
 
@@ -129,7 +143,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
 	}
+	if err := checkFormat(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
 	last, err := recoverLastPosition(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
+	}
+	// Positions are gap-free and every event has one 'E' key, so last is
+	// the number of ids to load.
+	ids, err := loadIDFilter(db, last)
 	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("embedded: open %s: %w", dir, err)
@@ -144,20 +169,75 @@ func Open(dir string, opts Options) (*Store, error) {
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		notify: make(chan struct{}),
+		ids:    ids,
+		synced: make(chan struct{}, 1),
 	}
 	s.durable.Store(last)
 	s.c = committer{
 		s:        s,
+		ids:      ids,
 		lastPos:  last,
-		versions: make(map[string]int64),
-		touched:  make(map[string]int64),
+		streams:  make(map[string]*streamState),
 		groupIDs: make(map[string]idEntry),
 		minutes:  make(map[int64]posRange),
 	}
 	go s.c.run()
 	go s.syncer()
-	s.log.Info("event store opened", "dir", dir, "last_position", last)
+	s.log.Info("event store opened", "dir", dir, "last_position", last,
+		"event_ids", ids.count(), "id_filter_bytes", ids.bytes())
 	return s, nil
+}
+
+// checkFormat accepts a directory in dataFormat, and stamps a new one (a
+// directory without events: nothing in it depends on the key layout).
+func checkFormat(db *pebble.DB) error {
+	v, closer, err := db.Get(metaFormatKey)
+	switch {
+	case err == nil:
+		defer closer.Close()
+		f, n := binary.Uvarint(v)
+		if n <= 0 || n != len(v) {
+			return fmt.Errorf("%w: unreadable format key %x", errDataFormat, v)
+		}
+		if f != dataFormat {
+			return fmt.Errorf("%w: the directory holds data format %d, this build reads format %d only", errDataFormat, f, dataFormat)
+		}
+		return nil
+	case !errors.Is(err, pebble.ErrNotFound):
+		return err
+	}
+	for _, prefix := range []byte{prefixActor, prefixEventID, prefixTag, prefixLog, prefixTime, prefixStream} {
+		it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
+		if err != nil {
+			return err
+		}
+		found := it.First()
+		if err := it.Close(); err != nil {
+			return err
+		}
+		if found {
+			return fmt.Errorf("%w: the directory holds events in data format 1 (per-event actor and tag index keys), "+
+				"this build reads format %d only; there is no migration, recreate the directory", errDataFormat, dataFormat)
+		}
+	}
+	return db.Set(metaFormatKey, binary.AppendUvarint(nil, dataFormat), pebble.Sync)
+}
+
+// loadIDFilter builds the filter of stored event ids from the 'E' keys, sized
+// for twice the expected count.
+func loadIDFilter(db *pebble.DB, expected uint64) (*idFilter, error) {
+	f := newIDFilter(int(max(2*min(expected, 1<<40), minFilterIDs)))
+	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixEventID}, UpperBound: []byte{prefixEventID + 1}})
+	if err != nil {
+		return nil, err
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		f.add(f.hashBytes(it.Key()[1:]))
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("load event ids: %w", err)
+	}
+	return f, nil
 }
 
 // recoverLastPosition reads the last position from the log's last key and
