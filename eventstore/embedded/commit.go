@@ -466,11 +466,12 @@ func (c *committer) write(b *pebble.Batch, last uint64) {
 		}
 	}
 	for _, r := range c.accepted {
+		c.key = streamKey(c.key[:0], r.stream, r.from+int64(len(r.evs))-1)
+		c.val = appendU64(c.val[:0], r.first)
 		for i := range r.evs {
-			c.key = streamKey(c.key[:0], r.stream, r.from+int64(i))
-			c.val = streamEntry(c.val[:0], r.first+uint64(i), r.evs[i].sig)
-			c.set(b, c.key, c.val)
+			c.val = appendU64(c.val, r.evs[i].sig)
 		}
+		c.set(b, c.key, c.val)
 	}
 	for _, r := range c.accepted {
 		n := int64(len(r.evs))

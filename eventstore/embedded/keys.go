@@ -16,7 +16,9 @@ import (
 // Integers are fixed-width big-endian so that byte order is numeric order.
 //
 //	'L' pos(8)                    → record (see encodeRecord)           global log
-//	'S' str(stream) version(8)    → pos(8) sig(8)                       stream index
+//	'S' str(stream) version(8)    → pos(8) sig(8)…                      stream index: one
+//	                                key per append, version its last one, pos that of its
+//	                                first event, one sig per event
 //	'E' eventID                   → pos(8) uvarint(i) uvarint(n-1-i)    event-id index: the
 //	                                event is the i-th of an append of n events
 //	'A' str(actorID) str(stream)  → empty                               actor → streams
@@ -26,7 +28,14 @@ import (
 //	'M' "lastpos"                 → pos(8)                              last committed position
 //	'M' "format"                  → uvarint(dataFormat)                 data format version
 //
-// Every event writes one 'L', 'S' and 'E' key. The actor and tag indexes are
+// Every event writes one 'L' and one 'E' key, every append one 'S' key: the
+// events of an append have consecutive versions and positions, so its 'S'
+// value holds the position of the first and, per event, its signature (an
+// append of n events has versions version-n+1..version at positions
+// pos..pos+n-1). SeekGE to str(stream) v finds the append holding version v.
+// An autosave batch of eight events writes 2.1 keys per event, not 3. The
+// first layout of data format 2 wrote one 'S' key per event: the same
+// encoding, every append being of one event. The actor and tag indexes are
 // per stream, not per event: an 'A' or 'G' key says "this stream holds at
 // least one event with this actor / tag", and is written with the first such
 // event (the committer remembers, per cached stream, the pairs it has
@@ -41,12 +50,12 @@ import (
 // student's tag, an actor and a tag) reads only the streams having both,
 // where a per-event index read every event of the first tag.
 //
-// The 'S' value carries sig, a 64-bit Bloom signature of the event's actor,
-// tags and type (see sigItem): two bits per item. Queries skip the entries
-// whose signature lacks a bit of what they look for without reading the
-// record, so a stream where few events match the query costs a scan of its
-// small 'S' entries, not of its records. A stream's version is its last 'S'
-// key (cached in memory).
+// An event's sig is a 64-bit Bloom signature of its actor, tags and type
+// (see sigItem): two bits per item. Queries skip the events whose signature
+// lacks a bit of what they look for without reading their records, so a
+// stream where few events match the query costs a scan of its small 'S'
+// entries, not of its records. A stream's version is the version of its last
+// 'S' key (cached in memory).
 //
 // Each group commit also writes the 'M' "lastpos" key and one 'O' key per
 // distinct minute of OccurredAt among its events: "some events of minute m
@@ -116,17 +125,32 @@ func pairKey(b []byte, prefix byte, value, stream string) []byte {
 	return appendStr(pairPrefix(b, prefix, value), stream)
 }
 
-// streamEntry encodes the value of an 'S' key.
-func streamEntry(b []byte, pos, sig uint64) []byte {
-	return appendU64(appendU64(b, pos), sig)
+// streamRun is a decoded 'S' entry: the events of one append.
+type streamRun struct {
+	first, last int64  // versions
+	pos         uint64 // position of version first
+	sigs        []byte // 8 bytes per event; aliases the value read
 }
 
-// decodeStreamEntry decodes the value of an 'S' key.
-func decodeStreamEntry(v []byte) (pos, sig uint64, err error) {
-	if len(v) != 16 {
-		return 0, 0, errCorrupt
+// decodeStreamRun decodes an 'S' key and its value.
+func decodeStreamRun(key, v []byte) (streamRun, error) {
+	if len(v) < 16 || len(v)%8 != 0 || len(key) < 9 {
+		return streamRun{}, errCorrupt
 	}
-	return binary.BigEndian.Uint64(v), binary.BigEndian.Uint64(v[8:]), nil
+	last := int64(posSuffix(key))
+	run := streamRun{first: last - int64(len(v)/8-1) + 1, last: last, pos: binary.BigEndian.Uint64(v), sigs: v[8:]}
+	if run.first < 1 || last < run.first {
+		return streamRun{}, errCorrupt
+	}
+	return run, nil
+}
+
+// posOf is the position of a version of the run.
+func (r *streamRun) posOf(version int64) uint64 { return r.pos + uint64(version-r.first) }
+
+// sigOf is the signature of a version of the run.
+func (r *streamRun) sigOf(version int64) uint64 {
+	return binary.BigEndian.Uint64(r.sigs[8*(version-r.first):])
 }
 
 // Kinds of signature items.

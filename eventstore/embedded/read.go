@@ -48,24 +48,28 @@ func (s *Store) Load(ctx context.Context, streamID string, fromVersion int64) ([
 	}
 	defer it.Close()
 	var out []eventstore.Record
+runs:
 	for ok := it.First(); ok; ok = it.Next() {
-		if len(out)%ctxCheckEvery == ctxCheckEvery-1 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
+		run, err := decodeStreamRun(it.Key(), it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("embedded: load %s: %w", streamID, err)
+		}
+		for v := max(fromVersion, run.first); v <= run.last; v++ {
+			if len(out)%ctxCheckEvery == ctxCheckEvery-1 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
 			}
+			pos := run.posOf(v)
+			if pos > durable {
+				break runs // versions of one stream are in position order
+			}
+			rec, err := r.get(pos)
+			if err != nil {
+				return nil, fmt.Errorf("embedded: load %s: %w", streamID, err)
+			}
+			out = append(out, rec)
 		}
-		pos, _, err := decodeStreamEntry(it.Value())
-		if err != nil {
-			return nil, fmt.Errorf("embedded: load %s: %w", streamID, err)
-		}
-		if pos > durable {
-			break // versions of one stream are in position order
-		}
-		rec, err := r.get(pos)
-		if err != nil {
-			return nil, fmt.Errorf("embedded: load %s: %w", streamID, err)
-		}
-		out = append(out, rec)
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("embedded: load %s: %w", streamID, err)
@@ -267,11 +271,11 @@ func (l *pairList) read(it *pebble.Iterator, n int) (done bool, err error) {
 }
 
 // merge reads the events of the given streams that may match the query, in
-// position order: one cursor per stream over its 'S' entries (those with
-// after < position <= durable whose signature does not rule them out), a
-// heap of cursors by next position, and each popped position's record read
-// from the log and checked. The cursors share one iterator; each reads its
-// stream's entries a buffer at a time.
+// position order: one cursor per stream over the events its 'S' entries list
+// (those with after < position <= durable whose signature does not rule
+// them out), a heap of cursors by next position, and each popped position's
+// record read from the log and checked. The cursors share one iterator; each
+// reads its stream's events a buffer at a time.
 func (q *query) merge(db *pebble.DB, streams []string) error {
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixStream}, UpperBound: []byte{prefixStream + 1}})
 	if err != nil {
@@ -314,15 +318,15 @@ func (q *query) merge(db *pebble.DB, streams []string) error {
 	return nil
 }
 
-// A cursor reads firstCursorBatch matching entries first, twice as many
-// each time after, up to maxCursorBatch: a query over many streams whose
-// page ends early reads little of each.
+// A cursor reads firstCursorBatch matching events first (rounded up to whole
+// appends), twice as many each time after, up to maxCursorBatch: a query
+// over many streams whose page ends early reads little of each.
 const (
 	firstCursorBatch = 4
 	maxCursorBatch   = 64
 )
 
-// maxSkip is how many entries at or before AfterPosition opening a cursor
+// maxSkip is how many versions at or before AfterPosition opening a cursor
 // may leave for fill to skip rather than search further.
 const maxSkip = 16
 
@@ -339,7 +343,7 @@ type cursor struct {
 	next   int64    // the next version to read; 0 when the stream is done
 	buf    []uint64 // positions read and not yet consumed: buf[head:]
 	head   int
-	batch  int // how many matching entries the next fill reads
+	batch  int // how many matching events the next fill reads
 }
 
 // open returns a cursor on the stream's first entries after q.after, or nil
@@ -352,16 +356,16 @@ func (m *merger) open(stream string) (*cursor, error) {
 		// it is a search in a sorted array: by interpolation (streams of
 		// one exam interleave about evenly in the log), every other probe
 		// halving the range so that the worst case stays logarithmic,
-		// until few enough entries remain for fill to skip them.
+		// until few enough versions remain for fill to skip them.
 		m.key = prefixEnd(c.prefix)
 		if !m.it.SeekLT(m.key) || !c.owns(m.it.Key()) {
 			return nil, m.it.Error()
 		}
-		hi := int64(posSuffix(m.it.Key()))
-		phi, _, err := decodeStreamEntry(m.it.Value())
+		run, err := decodeStreamRun(m.it.Key(), m.it.Value())
 		if err != nil {
 			return nil, err
 		}
+		hi, phi := run.last, run.posOf(run.last)
 		if phi <= m.after {
 			return nil, nil
 		}
@@ -398,42 +402,50 @@ func (c *cursor) owns(key []byte) bool {
 // posAt reads the position of a version that exists.
 func (m *merger) posAt(c *cursor, version int64) (uint64, error) {
 	m.key = appendU64(append(m.key[:0], c.prefix...), uint64(version))
-	if !m.it.SeekGE(m.key) || string(m.it.Key()) != string(m.key) {
+	if !m.it.SeekGE(m.key) || !c.owns(m.it.Key()) {
 		if err := m.it.Error(); err != nil {
 			return 0, err
 		}
 		return 0, fmt.Errorf("stream index lacks version %d: %w", version, errCorrupt)
 	}
-	pos, _, err := decodeStreamEntry(m.it.Value())
-	return pos, err
+	run, err := decodeStreamRun(m.it.Key(), m.it.Value())
+	if err != nil {
+		return 0, err
+	}
+	if version < run.first {
+		return 0, fmt.Errorf("stream index lacks version %d: %w", version, errCorrupt)
+	}
+	return run.posOf(version), nil
 }
 
-// fill replaces c's buffer with its next matching entries (none when the
-// stream has no more).
+// fill replaces c's buffer with the positions of its next matching events
+// (none when the stream has no more).
 func (m *merger) fill(c *cursor) error {
 	c.buf, c.head = c.buf[:0], 0
 	if c.next == 0 {
 		return nil
 	}
 	m.key = appendU64(append(m.key[:0], c.prefix...), uint64(c.next))
-	for ok := m.it.SeekGE(m.key); ok; ok = m.it.Next() {
-		if !c.owns(m.it.Key()) {
-			break
-		}
-		pos, sig, err := decodeStreamEntry(m.it.Value())
+	for ok := m.it.SeekGE(m.key); ok && c.owns(m.it.Key()); ok = m.it.Next() {
+		run, err := decodeStreamRun(m.it.Key(), m.it.Value())
 		if err != nil {
 			return err
 		}
-		if pos > m.durable {
-			break // versions of one stream are in position order
-		}
-		c.next++
-		if sig&m.sig == m.sig && pos > m.after {
-			c.buf = append(c.buf, pos)
-			if len(c.buf) == c.batch {
-				c.batch = min(2*c.batch, maxCursorBatch)
+		for v := max(c.next, run.first); v <= run.last; v++ {
+			pos := run.posOf(v)
+			if pos > m.durable {
+				c.next = 0 // versions of one stream are in position order
 				return nil
 			}
+			if run.sigOf(v)&m.sig == m.sig && pos > m.after {
+				c.buf = append(c.buf, pos)
+			}
+		}
+		c.next = run.last + 1
+		if len(c.buf) >= c.batch {
+			// The whole append is read: the buffer may hold a few more.
+			c.batch = min(2*c.batch, maxCursorBatch)
+			return nil
 		}
 	}
 	c.next = 0
