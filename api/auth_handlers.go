@@ -65,17 +65,26 @@ func (s *Server) login(c *gin.Context) {
 	c.JSON(http.StatusOK, tokensView(t, s.accessTTL))
 }
 
-func (s *Server) refresh(c *gin.Context) {
+// refreshTokenFrom decodes {"refresh_token"} (required), or aborts.
+func refreshTokenFrom(c *gin.Context) (string, bool) {
 	var req refreshRequest
 	if err := DecodeJSON(c, &req); err != nil {
 		Abort(c, err)
-		return
+		return "", false
 	}
 	if req.RefreshToken == "" {
 		Abort(c, validationFailed(map[string]string{"refresh_token": "is required"}))
+		return "", false
+	}
+	return req.RefreshToken, true
+}
+
+func (s *Server) refresh(c *gin.Context) {
+	token, ok := refreshTokenFrom(c)
+	if !ok {
 		return
 	}
-	t, err := s.cmd.Refresh.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.RefreshToken)
+	t, err := s.cmd.Refresh.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, token)
 	if err != nil {
 		Abort(c, err)
 		return
@@ -84,16 +93,11 @@ func (s *Server) refresh(c *gin.Context) {
 }
 
 func (s *Server) logout(c *gin.Context) {
-	var req refreshRequest
-	if err := DecodeJSON(c, &req); err != nil {
-		Abort(c, err)
+	token, ok := refreshTokenFrom(c)
+	if !ok {
 		return
 	}
-	if req.RefreshToken == "" {
-		Abort(c, validationFailed(map[string]string{"refresh_token": "is required"}))
-		return
-	}
-	if err := s.cmd.Logout.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.RefreshToken); err != nil {
+	if err := s.cmd.Logout.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, token); err != nil {
 		Abort(c, err)
 		return
 	}
