@@ -43,7 +43,7 @@ type Runner struct {
 	mu      sync.Mutex
 	applied map[string]int64 // stream → last applied version
 	events  uint64
-	changed chan struct{}
+	changed eventstore.Broadcaster // after every applied event
 }
 
 // NewRunner returns a runner over the projections.
@@ -57,7 +57,7 @@ func NewRunner(log *slog.Logger, ps ...Projection) *Runner {
 			byCategory[c] = append(byCategory[c], p)
 		}
 	}
-	return &Runner{projections: ps, byCategory: byCategory, log: log, applied: map[string]int64{}, changed: make(chan struct{})}
+	return &Runner{projections: ps, byCategory: byCategory, log: log, applied: map[string]int64{}}
 }
 
 // ApplyRecord applies one record to every projection unless its stream
@@ -87,8 +87,7 @@ func (r *Runner) ApplyRecord(rec eventstore.Record) bool {
 		}
 	}
 	r.events++
-	close(r.changed)
-	r.changed = make(chan struct{})
+	r.changed.Broadcast()
 	return true
 }
 
@@ -152,28 +151,13 @@ func (r *Runner) Subscribe(ctx context.Context, sub message.Subscriber, topics [
 	return nil
 }
 
-// WaitChange blocks until another event is applied or ctx ends.
-func (r *Runner) waitChange(ctx context.Context) error {
-	r.mu.Lock()
-	ch := r.changed
-	r.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 // WaitFor waits until cond holds (checked after every applied event) or the
 // timeout passes; it reports whether cond held.
 func (r *Runner) WaitFor(ctx context.Context, timeout time.Duration, cond func() bool) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	for !cond() {
-		if r.waitChange(ctx) != nil {
-			return cond()
-		}
+	if r.changed.Wait(ctx, func() (bool, error) { return cond(), nil }) != nil {
+		return cond()
 	}
 	return true
 }

@@ -96,8 +96,7 @@ type Store struct {
 	// the upper bound of everything readers return.
 	durable atomic.Uint64
 
-	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced after every commit
+	notify eventstore.Broadcaster // after every commit, and on Close
 
 	// ids is the committer's filter of stored event ids; Append hashes ids
 	// with it (its seed never changes).
@@ -168,7 +167,6 @@ func Open(dir string, opts Options) (*Store, error) {
 		syncq:  make(chan inflight, 16),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
-		notify: make(chan struct{}),
 		ids:    ids,
 		synced: make(chan struct{}, 1),
 	}
@@ -292,9 +290,7 @@ func (s *Store) Close() error {
 
 	close(s.stop)
 	<-s.done
-	s.notifyMu.Lock()
-	close(s.notify) // wake every waiter; they see closed
-	s.notifyMu.Unlock()
+	s.notify.Close() // wake every waiter; they see closed
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("embedded: close: %w", err)
 	}
@@ -326,35 +322,18 @@ func (s *Store) Head(ctx context.Context) (uint64, error) {
 // WaitForEvents blocks until Head > afterPosition, ctx ends, or the store
 // closes (ErrClosed).
 func (s *Store) WaitForEvents(ctx context.Context, afterPosition uint64) error {
-	for {
-		s.notifyMu.Lock()
-		ch := s.notify
-		s.notifyMu.Unlock()
-		// Read the flags after taking the channel: a commit or Close after
-		// this point closes ch.
+	return s.notify.Wait(ctx, func() (bool, error) {
 		s.mu.RLock()
 		closed := s.closed
 		s.mu.RUnlock()
 		if closed {
-			return eventstore.ErrClosed
+			return false, eventstore.ErrClosed
 		}
-		if s.durable.Load() > afterPosition {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		return s.durable.Load() > afterPosition, nil
+	})
 }
 
-func (s *Store) signal() {
-	s.notifyMu.Lock()
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.notifyMu.Unlock()
-}
+func (s *Store) signal() { s.notify.Broadcast() }
 
 // LoadCheckpoint returns the named checkpoint, 0 when it was never saved.
 func (s *Store) LoadCheckpoint(ctx context.Context, name string) (uint64, error) {

@@ -134,9 +134,8 @@ type Store struct {
 
 	// head is the highest position known to be committed (own commits,
 	// notifications, polls). It only grows.
-	head     atomic.Uint64
-	notifyMu sync.Mutex
-	notify   chan struct{} // closed and replaced whenever head grows, and on Close
+	head   atomic.Uint64
+	notify eventstore.Broadcaster // whenever head grows, and on Close
 
 	listenOnce   sync.Once
 	listenCancel context.CancelFunc
@@ -218,7 +217,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		reqs:    make(chan *appendReq, cfg.MaxBatchAppends),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		notify:  make(chan struct{}),
 	}
 	var head int64
 	if err := pool.QueryRow(ctx, s.sql.head).Scan(&head); err != nil {
@@ -284,9 +282,7 @@ func (s *Store) Close() error {
 		s.listenCancel()
 		<-s.listenDone
 	}
-	s.notifyMu.Lock()
-	close(s.notify) // wake every waiter; they see closed
-	s.notifyMu.Unlock()
+	s.notify.Close() // wake every waiter; they see closed
 	s.pool.Close()
 	s.log.Info("event store closed")
 	return nil

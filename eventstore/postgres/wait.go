@@ -24,14 +24,7 @@ func (s *Store) advance(pos uint64) {
 			break
 		}
 	}
-	s.notifyMu.Lock()
-	select {
-	case <-s.notify: // closed by Close
-	default:
-		close(s.notify)
-		s.notify = make(chan struct{})
-	}
-	s.notifyMu.Unlock()
+	s.notify.Broadcast() // a no-op after Close
 }
 
 // WaitForEvents blocks until Head > afterPosition, ctx ends, or the store
@@ -53,27 +46,15 @@ func (s *Store) WaitForEvents(ctx context.Context, afterPosition uint64) error {
 		}
 	}
 	s.release()
-	for {
-		s.notifyMu.Lock()
-		ch := s.notify
-		s.notifyMu.Unlock()
-		// Read the flags after taking the channel: a commit or Close after
-		// this point closes ch.
+	return s.notify.Wait(ctx, func() (bool, error) {
 		s.mu.RLock()
 		closed := s.closed
 		s.mu.RUnlock()
 		if closed {
-			return eventstore.ErrClosed
+			return false, eventstore.ErrClosed
 		}
-		if s.head.Load() > afterPosition {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+		return s.head.Load() > afterPosition, nil
+	})
 }
 
 // startListener starts the goroutine that LISTENs on the schema's channel

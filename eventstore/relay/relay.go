@@ -16,7 +16,6 @@ import (
 	"mime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -172,8 +171,7 @@ type Relay struct {
 	cfg       Config
 	published atomic.Uint64
 
-	mu      sync.Mutex
-	advance chan struct{} // closed and replaced whenever published moves
+	advance eventstore.Broadcaster // whenever published moves
 }
 
 // New returns a relay.
@@ -193,7 +191,7 @@ func New(cfg Config) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Relay{cfg: cfg, advance: make(chan struct{})}, nil
+	return &Relay{cfg: cfg}, nil
 }
 
 // Published is the position up to which everything has been published and
@@ -202,27 +200,12 @@ func (r *Relay) Published() uint64 { return r.published.Load() }
 
 // WaitPublished blocks until Published() >= pos or ctx ends.
 func (r *Relay) WaitPublished(ctx context.Context, pos uint64) error {
-	for {
-		r.mu.Lock()
-		ch := r.advance
-		r.mu.Unlock()
-		if r.published.Load() >= pos {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return r.advance.Wait(ctx, func() (bool, error) { return r.published.Load() >= pos, nil })
 }
 
 func (r *Relay) setPublished(pos uint64) {
 	r.published.Store(pos)
-	r.mu.Lock()
-	close(r.advance)
-	r.advance = make(chan struct{})
-	r.mu.Unlock()
+	r.advance.Broadcast()
 }
 
 // Run publishes until ctx ends (it returns ctx.Err()) or the store is
