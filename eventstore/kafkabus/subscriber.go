@@ -36,3 +36,12 @@ func NewSubscriber(cfg SubscriberConfig) (message.Subscriber, error) {
 	}
 	return sub, nil
 }
+
+// Origin tells which partition and offset a consumed message came from
+// (projections store it as their checkpoint). ok is false for a message
+// that did not come from this adapter's subscriber.
+func Origin(msg *message.Message) (partition int32, offset int64, ok bool) {
+	p, okP := kafka.MessagePartitionFromCtx(msg.Context())
+	o, okO := kafka.MessagePartitionOffsetFromCtx(msg.Context())
+	return p, o, okP && okO
+}
