@@ -166,6 +166,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	p.Handler, err = api.NewHandler(api.Config{
 		Commands: cmds, Reads: p.Reads, Events: p.Store, Tokens: tokens, Watermark: p.Relay, Images: images,
 		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
+		Extra: adminRoutes(adminWiring{Commands: cmds, Reads: p.Reads, Events: p.Store, Images: images, Tokens: tokens, Log: log}),
 		ReadyChecks: map[string]api.ReadyCheck{"eventstore": func(ctx context.Context) error {
 			_, err := p.Store.Head(ctx)
 			return err
