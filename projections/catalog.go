@@ -47,8 +47,8 @@ func (c *Catalog) Apply(rec eventstore.Record, data any) {
 		e.Apply(rec.Version, data)
 		c.exams[id] = e
 	case domain.CategoryLevel:
-		if d, ok := data.(*domain.LevelCreated); ok {
-			c.levels[d.LevelID] = domain.Level{ID: d.LevelID, Name: d.Name, CreatedAt: d.CreatedAt}
+		if l, ok := FoldLevel(data); ok {
+			c.levels[l.ID] = l
 		}
 	case domain.CategoryUser:
 		id := strings.TrimPrefix(rec.StreamID, domain.CategoryUser+"-")
@@ -130,15 +130,35 @@ func (c *Catalog) DueExams(now time.Time) []string {
 	defer c.mu.RUnlock()
 	var ids []string
 	for id, e := range c.exams {
-		switch {
-		case e.Status == domain.StatusScheduled && e.OpensAt != nil && !now.Before(*e.OpensAt):
-			ids = append(ids, id)
-		case (e.Status == domain.StatusOpen || e.Status == domain.StatusScheduled) && e.ClosesAt != nil && !now.Before(*e.ClosesAt):
+		if ExamDue(e, now) {
 			ids = append(ids, id)
 		}
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// ExamDue is DueExams' rule for one exam (shared with the durable read
+// models): it is scheduled and its opening has come, or open or scheduled
+// and its closing has passed.
+func ExamDue(e *domain.Exam, now time.Time) bool {
+	switch {
+	case e.Status == domain.StatusScheduled && e.OpensAt != nil && !now.Before(*e.OpensAt):
+		return true
+	case (e.Status == domain.StatusOpen || e.Status == domain.StatusScheduled) && e.ClosesAt != nil && !now.Before(*e.ClosesAt):
+		return true
+	}
+	return false
+}
+
+// FoldLevel folds a level stream's event into the level it creates, or
+// false when the event creates none (shared with the durable read models).
+func FoldLevel(data any) (domain.Level, bool) {
+	d, ok := data.(*domain.LevelCreated)
+	if !ok {
+		return domain.Level{}, false
+	}
+	return domain.Level{ID: d.LevelID, Name: d.Name, CreatedAt: d.CreatedAt}, true
 }
 
 // ExamsNeedingGrading lists closed exams not graded since their last change.

@@ -49,19 +49,44 @@ func (r *Results) Apply(rec eventstore.Record, data any) {
 	examID := strings.TrimPrefix(rec.StreamID, domain.CategoryGrades+"-")
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	row, ok := FoldResult(examID, r.byExam[examID][studentOf(data)], data)
+	if ok {
+		r.put(row)
+	}
+}
+
+// studentOf names the student a grade event is about ("" for other events).
+func studentOf(data any) string {
 	switch d := data.(type) {
 	case *domain.AttemptScored:
-		r.put(&ResultRow{ExamID: examID, StudentID: d.StudentID, AttemptID: d.AttemptID, Score: d.Score, MaxScore: d.MaxScore,
-			Answered: d.Answered, Round: d.Round, GradedAt: d.GradedAt, Questions: d.Questions})
+		return d.StudentID
+	case *domain.ScoreOverridden:
+		return d.StudentID
+	}
+	return ""
+}
+
+// FoldResult folds one grade event of an exam's stream into the student's
+// current row (nil when there is none) and returns the new row, or false
+// when the event changes no row. It never modifies cur: readers may hold
+// it. Shared by every results read model, in memory or durable, so they
+// agree: a computed score replaces the row; an override keeps the attempt's
+// fields and sets score, maximum and time.
+func FoldResult(examID string, cur *ResultRow, data any) (*ResultRow, bool) {
+	switch d := data.(type) {
+	case *domain.AttemptScored:
+		return &ResultRow{ExamID: examID, StudentID: d.StudentID, AttemptID: d.AttemptID, Score: d.Score, MaxScore: d.MaxScore,
+			Answered: d.Answered, Round: d.Round, GradedAt: d.GradedAt, Questions: d.Questions}, true
 	case *domain.ScoreOverridden:
 		row := &ResultRow{ExamID: examID, StudentID: d.StudentID}
-		if cur := r.byExam[examID][d.StudentID]; cur != nil {
+		if cur != nil {
 			cp := *cur
 			row = &cp
 		}
 		row.Score, row.MaxScore, row.GradedAt, row.Overridden = d.Score, d.MaxScore, d.OverriddenAt, true
-		r.put(row)
+		return row, true
 	}
+	return nil, false
 }
 
 func (r *Results) put(row *ResultRow) {
