@@ -1,0 +1,18 @@
+// Package multiproc holds the multi-process test of the distributed
+// deployment: it builds cmd/examd once and runs it as separate processes —
+// three API replicas behind nginx (deploy/nginx.conf), a relay/grader/
+// scheduler process and two projector processes sharing a consumer group —
+// over a fresh PostgreSQL database (event store and read models), a private
+// Redis and an in-process Kafka (kfake), all on loopback.
+//
+// The test drives a whole exam day through nginx with hundreds of students,
+// kills an API replica mid-exam, and compares every score with the same
+// scripted exam day run against one embedded examd. It then takes Redis, the
+// projectors and Kafka down in turn and checks that nothing is lost. Its
+// numbers (request rate, latencies, read-model lag) go to the test log and
+// to artifacts/multiproc.txt.
+//
+// It needs nginx (scripts/ensure-nginx.sh), redis-server
+// (scripts/ensure-redis.sh) and PostgreSQL (scripts/ensure-postgres.sh); a
+// missing one fails the test, naming the script to run.
+package multiproc

@@ -1,0 +1,504 @@
+//go:build multiproc
+
+package multiproc
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+const (
+	examDayStudents = 200
+	// outageStudents take part in each outage scenario.
+	outageStudents = 40
+	seedExamDay    = 1001
+	seedRedis      = 2002
+	seedProjectors = 3003
+	seedKafka      = 4004
+	gradeTimeout   = 90 * time.Second
+)
+
+// TestDistributedDeployment runs the distributed platform as separate
+// processes behind nginx: an exam day with a replica killed mid-exam, then
+// Redis, the projectors and Kafka taken down in turn. Every score is
+// compared with the same scripts played against one embedded examd.
+func TestDistributedDeployment(t *testing.T) {
+	d := startDeployment(t)
+	emb := startEmbedded(t, d)
+	dist := newClient("nginx", d.baseURL(), d.runID)
+	oracle := newClient("embedded", "http://"+emb.addr, d.runID)
+	t.Cleanup(func() {
+		for _, c := range []*client{dist, oracle} {
+			if f := c.failed(); len(f) > 0 {
+				t.Errorf("%d failed requests to %s; the first ones:\n%s", len(f), c.name, strings.Join(f[:min(len(f), 25)], "\n"))
+			}
+		}
+	})
+	all := seq(examDayStudents)
+	few := seq(outageStudents)
+
+	// Set both sites up at once; the embedded one also plays the exam day
+	// (its results are the reference), so only the distributed exam day
+	// runs alone and is measured.
+	var ds, es *site
+	var embDay map[string]resultRow
+	var wg sync.WaitGroup
+	var distErr, embErr error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		ds, distErr = setupSite(dist, examDayStudents)
+	}()
+	go func() {
+		defer wg.Done()
+		if es, embErr = setupSite(oracle, examDayStudents); embErr != nil {
+			return
+		}
+		if embErr = es.loginStudents(all); embErr != nil {
+			return
+		}
+		embDay, embErr = es.playExam("Exam day", all, seedExamDay)
+	}()
+	wg.Wait()
+	if distErr != nil || embErr != nil {
+		t.Fatalf("setup: distributed: %v; embedded: %v", distErr, embErr)
+	}
+	t.Logf("setup done: level, doctor and %d students on both sites; embedded exam day graded", examDayStudents)
+
+	var numbers []string
+	t.Run("ExamDayThroughNginxWithAReplicaKilled", func(t *testing.T) {
+		numbers = append(numbers, examDay(t, d, ds, all, embDay)...)
+	})
+	if t.Failed() {
+		// Later scenarios reuse the students' tokens and a healthy cluster.
+		t.FailNow()
+	}
+	t.Run("RedisOutage", func(t *testing.T) { redisOutage(t, d, ds, es, few) })
+	t.Run("ProjectorOutage", func(t *testing.T) {
+		numbers = append(numbers, projectorOutage(t, d, ds, es, few)...)
+	})
+	t.Run("KafkaOutage", func(t *testing.T) {
+		numbers = append(numbers, kafkaOutage(t, d, ds, es, few)...)
+	})
+	writeNumbers(t, numbers)
+}
+
+func seq(n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = i
+	}
+	return out
+}
+
+// startEmbedded runs one examd with no distributed settings: the
+// reference the distributed scores are compared with.
+func startEmbedded(t *testing.T, d *deployment) *proc {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	p := d.newProc("embedded", d.examd, []string{"serve"}, append(cleanEnv(),
+		"EXAM_HTTP_ADDR="+addr, "EXAM_DATA_DIR="+filepath.Join(d.dir, "embedded"), "EXAM_JWT_SECRET="+jwtSecret,
+		"EXAM_ADMIN_EMAIL="+adminEmail, "EXAM_ADMIN_PASSWORD="+adminPassword, "EXAM_LOG_LEVEL=info", "EXAM_SCHEDULER_INTERVAL=200ms"))
+	p.addr = addr
+	d.mustStart(p)
+	d.waitReady(p)
+	return p
+}
+
+// playExam is the whole scenario on the reference site: an exam, the
+// students' scripts, close, results.
+func (s *site) playExam(title string, idx []int, seed uint64) (map[string]resultRow, error) {
+	examID, err := s.createExam(title)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitStudentSees(examID, s.students[idx[0]], 30*time.Second); err != nil {
+		return nil, err
+	}
+	outs := s.runStudents(examID, idx, seed, nil)
+	for _, o := range outs {
+		if o.err != nil {
+			return nil, o.err
+		}
+	}
+	return s.closeAndResults(examID, len(idx), gradeTimeout)
+}
+
+// examDay is the measured exam day through nginx. It returns the numbers.
+func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]resultRow) []string {
+	examID, err := s.createExam("Exam day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s.students[idx[0]]
+	tr, err := login(s.c, first.email, first.password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.token = tr.AccessToken
+	if err := s.waitStudentSees(examID, first, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+
+	total := 0
+	for _, i := range idx {
+		total += makeScript(seedExamDay, i).answerCount()
+	}
+	victim := d.apis[1]
+	var answered atomic.Int64
+	var killOnce sync.Once
+	killed := make(chan time.Time, 1)
+	onAnswer := func(n int) {
+		if answered.Add(int64(n)) >= int64(total/3) {
+			killOnce.Do(func() {
+				go func() {
+					victim.kill()
+					killed <- time.Now()
+				}()
+			})
+		}
+	}
+
+	// Lag probes at steady load: a user created, then polled for in
+	// GET /users.
+	stop := make(chan struct{})
+	var lags []time.Duration
+	var probeErr error
+	var probeWG sync.WaitGroup
+	probeWG.Add(1)
+	go func() {
+		defer probeWG.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			email, err := s.createProbeUser("load")
+			if err != nil {
+				probeErr = err
+				return
+			}
+			lag, err := s.waitUserVisible(email, 10*time.Millisecond, 30*time.Second)
+			if err != nil {
+				probeErr = err
+				return
+			}
+			lags = append(lags, lag)
+		}
+	}()
+
+	// The students: log in (bounded: argon2), fetch, answer, submit.
+	rec := s.c.record()
+	loginSem := make(chan struct{}, 8)
+	var mu sync.Mutex
+	outs := map[int]outcome{}
+	var wg sync.WaitGroup
+	for _, i := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st := s.students[i]
+			loginSem <- struct{}{}
+			tr, err := login(s.c, st.email, st.password)
+			<-loginSem
+			o := outcome{final: map[string][]string{}, err: err}
+			if err == nil {
+				st.token = tr.AccessToken
+				o = s.runScript(examID, st, makeScript(seedExamDay, i), onAnswer)
+			}
+			mu.Lock()
+			outs[i] = o
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	s.c.stopRecording()
+	close(stop)
+	probeWG.Wait()
+	sum := rec.summary()
+
+	var killedAt time.Time
+	select {
+	case killedAt = <-killed:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s was never killed (%d of %d answers acknowledged)", victim.name, answered.Load(), total)
+	}
+	if victim.running() {
+		t.Fatalf("%s still runs after SIGKILL", victim.name)
+	}
+	t.Logf("killed %s at %s into the exam, after %d of %d answers", victim.name, killedAt.Sub(rec.start).Round(time.Millisecond), total/3, total)
+	if probeErr != nil {
+		t.Errorf("lag probe: %v", probeErr)
+	}
+	var failed []string
+	for _, i := range idx {
+		if outs[i].err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", s.students[i].email, outs[i].err))
+		}
+	}
+	if len(failed) > 0 || sum.failures > 0 {
+		t.Errorf("%d students saw failed requests (%d failed requests of %d; statuses %s); the first:\n%s",
+			len(failed), sum.failures, sum.requests, sum.statuses, strings.Join(failed[:min(len(failed), 20)], "\n"))
+	}
+	multi := 0
+	for _, line := range d.nginxLog("access.log", ", 127.0.0.1:", 100000) {
+		if strings.Contains(line, `"upstream_addr":"127.0.0.1:`) {
+			multi++
+		}
+	}
+	t.Logf("nginx passed %d requests on to another replica after a failed try", multi)
+
+	got, err := s.closeAndResults(examID, len(idx), gradeTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diffs := compareResults(got, want); len(diffs) > 0 {
+		t.Errorf("%d of %d scores differ from the embedded mode:\n%s", len(diffs), len(idx), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
+	}
+	if diffs := s.checkAttempts(examID, outs, 10*time.Second); len(diffs) > 0 {
+		t.Errorf("%d attempt views differ:\n%s", len(diffs), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
+	}
+	checkAnswerEvents(t, s, examID, outs)
+
+	// The killed replica comes back for the next scenarios.
+	d.mustStart(victim)
+	d.waitReady(victim)
+
+	slices.Sort(lags)
+	return []string{
+		fmt.Sprintf("exam day through nginx: %d students, %d requests in %s = %.0f req/s; latency p50 %s, p99 %s, max %s; failed %d; statuses %s",
+			len(idx), sum.requests, sum.wall.Round(time.Millisecond), sum.rate, sum.p50.Round(100*time.Microsecond),
+			sum.p99.Round(100*time.Microsecond), sum.max.Round(time.Millisecond), sum.failures, sum.statuses),
+		fmt.Sprintf("exam day: %s SIGKILLed after %d of %d answers; nginx passed %d requests on to another replica", victim.name, total/3, total, multi),
+		fmt.Sprintf("read-model lag under that load (user created -> listed by GET /users, polled every 10ms): n=%d p50 %s p99 %s max %s",
+			len(lags), percentile(lags, 0.5).Round(time.Millisecond), percentile(lags, 0.99).Round(time.Millisecond), percentile(lags, 1).Round(time.Millisecond)),
+	}
+}
+
+// checkAnswerEvents: each acknowledged answer is in the log exactly once
+// (a retry on another replica must not append it again).
+func checkAnswerEvents(t *testing.T, s *site, examID string, outs map[int]outcome) {
+	t.Helper()
+	counts, err := s.answerEvents(examID)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	var diffs []string
+	for i, o := range outs {
+		st := s.students[i]
+		if got := counts[st.id]; got != o.acked {
+			diffs = append(diffs, fmt.Sprintf("%s: %d answer events, %d answers acknowledged", st.email, got, o.acked))
+		}
+	}
+	slices.Sort(diffs)
+	if len(diffs) > 0 {
+		t.Errorf("answers not recorded exactly once for %d students:\n%s", len(diffs), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
+	}
+}
+
+// scenarioExam creates and publishes an exam on the distributed site and
+// waits until a student sees it.
+func scenarioExam(t *testing.T, s *site, title string, idx []int) string {
+	t.Helper()
+	examID, err := s.createExam(title)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.waitStudentSees(examID, s.students[idx[0]], 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	return examID
+}
+
+// playReference plays a scenario on the embedded site in the background.
+func playReference(es *site, title string, idx []int, seed uint64) func() (map[string]resultRow, error) {
+	var want map[string]resultRow
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		want, err = es.playExam(title, idx, seed)
+	}()
+	return func() (map[string]resultRow, error) {
+		<-done
+		return want, err
+	}
+}
+
+func failOutcomes(t *testing.T, s *site, what string, outs map[int]outcome) {
+	t.Helper()
+	var failed []string
+	for i, o := range outs {
+		if o.err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", s.students[i].email, o.err))
+		}
+	}
+	slices.Sort(failed)
+	if len(failed) > 0 {
+		t.Errorf("%s: %d students saw failed requests:\n%s", what, len(failed), strings.Join(failed[:min(len(failed), 20)], "\n"))
+	}
+}
+
+func fetchAll(t *testing.T, s *site, examID string, idx []int, what string) {
+	t.Helper()
+	if err := forEach(len(idx), 16, func(k int) error { return s.fetchExam(examID, s.students[idx[k]]) }); err != nil {
+		t.Errorf("%s: student exam fetches failed: %v", what, err)
+	}
+}
+
+func compareWith(t *testing.T, got map[string]resultRow, ref func() (map[string]resultRow, error)) {
+	t.Helper()
+	want, err := ref()
+	if err != nil {
+		t.Fatalf("embedded reference: %v", err)
+	}
+	if diffs := compareResults(got, want); len(diffs) > 0 {
+		t.Errorf("%d scores differ from the embedded mode:\n%s", len(diffs), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
+	}
+}
+
+// redisOutage: with Redis down, students still fetch the exam (served from
+// PostgreSQL) and answer; Redis comes back (empty) and all is well.
+func redisOutage(t *testing.T, d *deployment, ds, es *site, idx []int) {
+	ref := playReference(es, "Redis outage", idx, seedRedis)
+	examID := scenarioExam(t, ds, "Redis outage", idx)
+	fetchAll(t, ds, examID, idx, "before the outage (warms the cache)")
+	d.redis.kill()
+	fetchAll(t, ds, examID, idx, "Redis down")
+	half := len(idx) / 2
+	outs := ds.runStudents(examID, idx[:half], seedRedis, nil)
+	failOutcomes(t, ds, "Redis down", outs)
+	d.mustStart(d.redis)
+	d.waitRedis()
+	fetchAll(t, ds, examID, idx, "Redis back")
+	more := ds.runStudents(examID, idx[half:], seedRedis, nil)
+	failOutcomes(t, ds, "Redis back", more)
+	for i, o := range more {
+		outs[i] = o
+	}
+	got, err := ds.closeAndResults(examID, len(idx), gradeTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareWith(t, got, ref)
+	if diffs := ds.checkAttempts(examID, outs, 10*time.Second); len(diffs) > 0 {
+		t.Errorf("%d attempt views differ:\n%s", len(diffs), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
+	}
+}
+
+// projectorOutage: with both projector processes down, answers and new
+// users are still accepted; restarted, the read models catch up.
+func projectorOutage(t *testing.T, d *deployment, ds, es *site, idx []int) []string {
+	ref := playReference(es, "Projector outage", idx, seedProjectors)
+	examID := scenarioExam(t, ds, "Projector outage", idx)
+	for _, p := range d.projectors {
+		p.kill()
+	}
+	downAt := time.Now()
+	outs := ds.runStudents(examID, idx, seedProjectors, nil)
+	failOutcomes(t, ds, "projectors down", outs)
+	email, err := ds.createProbeUser("projectors-down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := ds.userVisible(email); ok {
+		t.Logf("note: %s was listed while every projector was down", email)
+	}
+	down := time.Since(downAt)
+	restart := time.Now()
+	for _, p := range d.projectors {
+		d.mustStart(p)
+	}
+	if _, err := ds.waitUserVisible(email, 20*time.Millisecond, 60*time.Second); err != nil {
+		t.Fatalf("after the projectors restarted: %v", err)
+	}
+	caughtUp := time.Since(restart)
+	got, err := ds.closeAndResults(examID, len(idx), gradeTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareWith(t, got, ref)
+	if diffs := ds.checkAttempts(examID, outs, 10*time.Second); len(diffs) > 0 {
+		t.Errorf("%d attempt views differ:\n%s", len(diffs), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
+	}
+	checkAnswerEvents(t, ds, examID, outs)
+	return []string{fmt.Sprintf("projector outage: both down %s; the user created meanwhile listed %s after their restart",
+		down.Round(time.Millisecond), caughtUp.Round(time.Millisecond))}
+}
+
+// kafkaOutage: with Kafka gone, writes are still accepted (they go to the
+// event store); a new, empty Kafka on the same port gets everything that
+// was appended meanwhile.
+func kafkaOutage(t *testing.T, d *deployment, ds, es *site, idx []int) []string {
+	ref := playReference(es, "Kafka outage", idx, seedKafka)
+	examID := scenarioExam(t, ds, "Kafka outage", idx)
+	d.stopKafka()
+	downAt := time.Now()
+	outs := ds.runStudents(examID, idx, seedKafka, nil)
+	failOutcomes(t, ds, "Kafka down", outs)
+	var emails []string
+	for range 2 {
+		email, err := ds.createProbeUser("kafka-down")
+		if err != nil {
+			t.Fatal(err)
+		}
+		emails = append(emails, email)
+	}
+	if _, err := ds.c.do("POST", "/exams/"+examID+"/close", ds.doctor, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Long enough for every client to notice the broker is gone.
+	time.Sleep(3 * time.Second)
+	down := time.Since(downAt)
+	d.startKafka()
+	back := time.Now()
+	for _, email := range emails {
+		if _, err := ds.waitUserVisible(email, 20*time.Millisecond, 90*time.Second); err != nil {
+			t.Errorf("after Kafka came back: %v", err)
+		}
+	}
+	usersAfter := time.Since(back)
+	got, err := ds.waitResults(examID, len(idx), gradeTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gradedAfter := time.Since(back)
+	compareWith(t, got, ref)
+	if diffs := ds.checkAttempts(examID, outs, 10*time.Second); len(diffs) > 0 {
+		t.Errorf("%d attempt views differ:\n%s", len(diffs), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
+	}
+	checkAnswerEvents(t, ds, examID, outs)
+	return []string{fmt.Sprintf("kafka outage: down %s (an empty broker came back on the same port); users listed %s and the exam closed meanwhile graded %s after it came back",
+		down.Round(time.Millisecond), usersAfter.Round(time.Millisecond), gradedAfter.Round(time.Millisecond))}
+}
+
+// writeNumbers logs the numbers and writes them to artifacts/multiproc.txt.
+func writeNumbers(t *testing.T, lines []string) {
+	t.Helper()
+	head := fmt.Sprintf("deploy/multiproc %s (3 API replicas behind nginx, relay+grader+scheduler, 2 projectors, PostgreSQL, Redis, kfake; %s)",
+		time.Now().UTC().Format(time.RFC3339), hostNote())
+	text := head + "\n" + strings.Join(lines, "\n") + "\n"
+	t.Logf("numbers:\n%s", text)
+	dir := filepath.Join(repoRoot(t), "artifacts")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Errorf("artifacts: %v", err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, "multiproc.txt"), []byte(text), 0o644); err != nil {
+		t.Errorf("artifacts: %v", err)
+	}
+}
+
+func hostNote() string {
+	return fmt.Sprintf("%d CPUs, everything on one host", runtime.NumCPU())
+}
