@@ -4,6 +4,7 @@ import (
 	"log/slog"
 
 	"github.com/examhall/exam/api"
+	"github.com/examhall/exam/api/admin"
 	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/commands"
 	"github.com/gin-gonic/gin"
@@ -17,10 +18,25 @@ type adminWiring struct {
 	Images   api.ImageSource
 	Tokens   *auth.TokenIssuer
 	Log      *slog.Logger
+	// CSRFKey signs the admin's CSRF tokens (optional: a random key per
+	// process, so forms rendered before a restart must be reloaded).
+	CSRFKey []byte
 }
 
-// adminRoutes registers the web admin (/admin/) on the API's engine.
+// adminRoutes registers the web admin (/admin/) on the API's engine. A
+// wiring that cannot build the admin is logged and leaves the API alone.
 func adminRoutes(w adminWiring) func(r *gin.Engine, authn gin.HandlerFunc) {
-	_ = w
-	return nil
+	cfg := admin.Config{Commands: w.Commands, Reads: w.Reads, Events: w.Events, Images: w.Images, Log: w.Log, CSRFKey: w.CSRFKey}
+	if w.Tokens != nil {
+		cfg.Tokens = w.Tokens
+	}
+	h, err := admin.New(cfg)
+	if err != nil {
+		if w.Log == nil {
+			w.Log = slog.Default()
+		}
+		w.Log.Error("web admin disabled", "err", err)
+		return nil
+	}
+	return func(r *gin.Engine, _ gin.HandlerFunc) { h.Routes(r) }
 }

@@ -1,0 +1,261 @@
+package admin_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/examhall/exam/api/admin"
+	"github.com/examhall/exam/domain"
+)
+
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	lvl := e.level("L1")
+	doctor := e.user(domain.RoleDoctor, "Dr Who", "")
+	student := e.user(domain.RoleStudent, "Stu Dent", lvl)
+
+	t.Run("admin signs in and sees the dashboard", func(t *testing.T) {
+		c := e.client()
+		p := c.login(adminEmail, adminPassword)
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/admin/" {
+			t.Fatalf("login: %d %q", p.status, p.header.Get("Location"))
+		}
+		d := c.get("/admin/")
+		if d.status != http.StatusOK || !strings.Contains(d.body, "<h1>Dashboard</h1>") || !strings.Contains(d.body, `href="/admin/users"`) {
+			t.Fatalf("dashboard: %d %s", d.status, d.body)
+		}
+	})
+	t.Run("doctor signs in without the admin menu", func(t *testing.T) {
+		c := e.client()
+		c.mustLogin(doctor.Email, password)
+		d := c.get("/admin/")
+		if d.status != http.StatusOK || strings.Contains(d.body, `href="/admin/users"`) {
+			t.Fatalf("dashboard for a doctor: %d", d.status)
+		}
+		if p := c.get("/admin/users"); p.status != http.StatusForbidden {
+			t.Fatalf("doctor on /admin/users: %d, want 403", p.status)
+		}
+	})
+	t.Run("student is refused", func(t *testing.T) {
+		c := e.client()
+		p := c.login(student.Email, password)
+		if p.status != http.StatusForbidden || !strings.Contains(p.body, "for administrators and doctors") {
+			t.Fatalf("student login: %d %s", p.status, p.body)
+		}
+		if d := c.get("/admin/"); d.status != http.StatusSeeOther {
+			t.Fatalf("student without a session: %d, want a redirect to the login", d.status)
+		}
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		c := e.client()
+		p := c.login(adminEmail, "not-the-password")
+		if p.status != http.StatusUnauthorized || !strings.Contains(p.body, "Wrong email or password") {
+			t.Fatalf("wrong password: %d", p.status)
+		}
+		for _, ck := range c.jar.Cookies(mustURL(t, e.srv.URL+"/admin/")) {
+			if ck.Name == admin.RefreshCookie {
+				t.Fatal("a failed login set a session cookie")
+			}
+		}
+	})
+	t.Run("login form without CSRF token", func(t *testing.T) {
+		c := e.client()
+		c.get("/admin/login")
+		p := c.post("/admin/login", url.Values{"email": {adminEmail}, "password": {adminPassword}})
+		if p.status != http.StatusForbidden {
+			t.Fatalf("login without token: %d, want 403", p.status)
+		}
+	})
+	t.Run("logout ends the session", func(t *testing.T) {
+		c := e.client()
+		c.mustLogin(adminEmail, adminPassword)
+		tok := c.csrf("/admin/")
+		if p := c.post("/admin/logout", url.Values{"csrf_token": {tok}}); p.status != http.StatusSeeOther {
+			t.Fatalf("logout: %d", p.status)
+		}
+		if p := c.get("/admin/"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/admin/login") {
+			t.Fatalf("after logout: %d %q", p.status, p.header.Get("Location"))
+		}
+	})
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func TestCookieFlagsAndHeaders(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	for _, tc := range []struct {
+		name       string
+		headers    []string
+		wantSecure bool
+	}{
+		{"plain http", nil, false},
+		{"behind a TLS proxy", []string{"X-Forwarded-Proto", "https"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := e.client()
+			tok := c.csrf("/admin/login")
+			p := c.post("/admin/login", url.Values{"csrf_token": {tok}, "email": {adminEmail}, "password": {adminPassword}}, tc.headers...)
+			if p.status != http.StatusSeeOther {
+				t.Fatalf("login: %d", p.status)
+			}
+			res := &http.Response{Header: p.header}
+			seen := map[string]bool{}
+			for _, ck := range res.Cookies() {
+				seen[ck.Name] = true
+				if !ck.HttpOnly || ck.SameSite != http.SameSiteStrictMode || ck.Path != "/admin/" || ck.Secure != tc.wantSecure {
+					t.Errorf("cookie %s: HttpOnly=%v SameSite=%v Path=%q Secure=%v", ck.Name, ck.HttpOnly, ck.SameSite, ck.Path, ck.Secure)
+				}
+			}
+			if !seen[admin.RefreshCookie] || !seen[admin.AccessCookie] {
+				t.Fatalf("session cookies missing: %v", seen)
+			}
+		})
+	}
+	t.Run("CSP on every page", func(t *testing.T) {
+		c := e.client()
+		for _, path := range []string{"/admin/login", "/admin/static/admin.css"} {
+			if got := c.get(path).header.Get("Content-Security-Policy"); got != admin.ContentSecurityPolicy {
+				t.Errorf("%s: CSP %q", path, got)
+			}
+		}
+		c.mustLogin(adminEmail, adminPassword)
+		p := c.get("/admin/")
+		if got := p.header.Get("Content-Security-Policy"); got != admin.ContentSecurityPolicy {
+			t.Errorf("dashboard: CSP %q", got)
+		}
+		if !strings.Contains(admin.ContentSecurityPolicy, "script-src 'self'") || strings.Contains(admin.ContentSecurityPolicy, "unsafe-inline") {
+			t.Errorf("CSP too weak: %s", admin.ContentSecurityPolicy)
+		}
+		if strings.Contains(p.body, "<script>") || strings.Contains(p.body, "style=") {
+			t.Error("a page has an inline script or style, which the CSP would block")
+		}
+	})
+}
+
+func TestCSRF(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	c := e.client()
+	c.mustLogin(adminEmail, adminPassword)
+	good := c.csrf("/admin/levels")
+	other := e.client()
+	other.mustLogin(adminEmail, adminPassword)
+	otherSession := other.csrf("/admin/levels")
+
+	for _, tc := range []struct {
+		name  string
+		token string
+	}{
+		{"no token", ""},
+		{"wrong token", "bm90LWEtdG9rZW4"},
+		{"another session's token", otherSession},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.head()
+			form := url.Values{"name": {"Forged level"}}
+			if tc.token != "" {
+				form.Set("csrf_token", tc.token)
+			}
+			if p := c.post("/admin/levels", form); p.status != http.StatusForbidden {
+				t.Fatalf("POST with %s: %d, want 403", tc.name, p.status)
+			}
+			if p := c.post("/admin/users", url.Values{"csrf_token": {tc.token}, "email": {"x@school.test"}, "password": {password},
+				"full_name": {"X"}, "role": {"doctor"}}); p.status != http.StatusForbidden {
+				t.Fatalf("POST /admin/users with %s: %d, want 403", tc.name, p.status)
+			}
+			if after := e.head(); after != before {
+				t.Fatalf("the store moved from %d to %d: a refused form changed something", before, after)
+			}
+		})
+	}
+	t.Run("the right token works", func(t *testing.T) {
+		before := e.head()
+		p := c.post("/admin/levels", url.Values{"csrf_token": {good}, "name": {"Level A"}})
+		if p.status != http.StatusSeeOther {
+			t.Fatalf("POST with the token: %d %s", p.status, p.body)
+		}
+		if e.head() == before {
+			t.Fatal("nothing was appended")
+		}
+		if l := c.get("/admin/levels"); !strings.Contains(l.body, "Level A") {
+			t.Fatal("the new level is not listed")
+		}
+	})
+}
+
+func TestOutputIsEscaped(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	evil := "<script>alert(1)</script>"
+	u := e.user(domain.RoleDoctor, evil, "")
+	c := e.client()
+	c.mustLogin(adminEmail, adminPassword)
+	for _, path := range []string{"/admin/users/" + u.ID, "/admin/users?q=" + url.QueryEscape(evil)} {
+		p := c.get(path)
+		if p.status != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, p.status)
+		}
+		if strings.Contains(p.body, evil) {
+			t.Fatalf("GET %s renders the name unescaped", path)
+		}
+		if !strings.Contains(p.body, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+			t.Fatalf("GET %s does not show the escaped name", path)
+		}
+	}
+	// The doctor's own header shows the name too.
+	d := e.client()
+	d.mustLogin(u.Email, password)
+	if p := d.get("/admin/"); strings.Contains(p.body, evil) || !strings.Contains(p.body, "&lt;script&gt;") {
+		t.Fatal("the header renders the signed-in name unescaped")
+	}
+}
+
+func TestDoctorCannotOpenAnotherDoctorsExam(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	lvl := e.level("L1")
+	owner := e.user(domain.RoleDoctor, "Owner", "")
+	intruder := e.user(domain.RoleDoctor, "Intruder", "")
+	res, err := e.p.Commands.DraftExam.Handle(context.Background(), e.meta(owner.Actor()), domain.ExamDraftInput{Title: "Owner's exam", LevelID: lvl})
+	if err != nil {
+		t.Fatalf("draft: %v", err)
+	}
+	id := res.Exam.ID
+
+	c := e.client()
+	c.mustLogin(intruder.Email, password)
+	for _, path := range []string{"/admin/exams/" + id, "/admin/exams/" + id + "/results", "/admin/exams/" + id + "/audit",
+		"/admin/exams/" + id + "/stats", "/admin/exams/" + id + "/results/export?format=csv"} {
+		if p := c.get(path); p.status != http.StatusNotFound || strings.Contains(p.body, "Owner&#39;s exam") {
+			t.Errorf("intruder GET %s: %d", path, p.status)
+		}
+	}
+	if p := c.get("/admin/exams"); strings.Contains(p.body, id) {
+		t.Error("the intruder's exam list shows the exam")
+	}
+	before := e.head()
+	tok := c.csrf("/admin/")
+	if p := c.post("/admin/exams/"+id+"/publish", url.Values{"csrf_token": {tok}}); p.status != http.StatusNotFound {
+		t.Errorf("intruder publish: %d, want 404", p.status)
+	}
+	if e.head() != before {
+		t.Error("the intruder's publish appended events")
+	}
+
+	o := e.client()
+	o.mustLogin(owner.Email, password)
+	if p := o.get("/admin/exams/" + id); p.status != http.StatusOK || !strings.Contains(p.body, "Owner&#39;s exam") {
+		t.Errorf("owner GET: %d", p.status)
+	}
+}

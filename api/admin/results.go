@@ -1,0 +1,593 @@
+package admin
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/examhall/exam/api"
+	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
+	"github.com/examhall/exam/projections"
+	"github.com/gin-gonic/gin"
+)
+
+// resultRow is one line of the results table.
+type resultRow struct {
+	projections.ResultRow
+	Email      string
+	FullName   string
+	Percentage float64
+}
+
+// importOutcome is what the last import said.
+type importOutcome struct {
+	Imported, Recorded int
+	Error              string
+	Fields             map[string]string
+	Rows               []domain.RowProblem
+}
+
+type resultsData struct {
+	Exam    *domain.Exam
+	Graded  bool
+	Rows    []resultRow
+	Import  *importOutcome
+	Pending bool // the read models did not catch up in time
+}
+
+func (h *Handler) resultsPage(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	h.renderResults(c, http.StatusOK, e, nil)
+}
+
+func (h *Handler) renderResults(c *gin.Context, status int, e *domain.Exam, imp *importOutcome) {
+	ctx := c.Request.Context()
+	d := resultsData{Exam: e, Graded: e.GradeRound > 0, Import: imp}
+	if d.Graded {
+		if !h.awaitExam(ctx, e) {
+			d.Pending = true
+		}
+		rows, err := h.reads.ExamResults(ctx, e.ID)
+		if err != nil {
+			h.failErr(c, err)
+			return
+		}
+		d.Rows = h.resultRows(ctx, rows)
+	}
+	h.render(c, status, "results.html", page{Title: "Results: " + e.Title, Nav: "exams", Data: d})
+}
+
+func (h *Handler) resultRows(ctx context.Context, rows []projections.ResultRow) []resultRow {
+	out := make([]resultRow, 0, len(rows))
+	for _, r := range rows {
+		row := resultRow{ResultRow: r}
+		if r.MaxScore > 0 {
+			row.Percentage = math.Round(r.Score/r.MaxScore*1000) / 10
+		}
+		row.Email, row.FullName = h.userLabel(ctx, r.StudentID)
+		out = append(out, row)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Email < out[j].Email })
+	return out
+}
+
+// userLabel is a student's email and name (the directory, else the stream).
+func (h *Handler) userLabel(ctx context.Context, id string) (string, string) {
+	if u, ok, err := h.reads.User(ctx, id); err == nil && ok {
+		return u.Email, u.FullName
+	}
+	if u, err := h.cmd.Repo.LoadUser(ctx, id); err == nil && u.Exists() {
+		return u.Email, u.FullName
+	}
+	return id, ""
+}
+
+// subRequest serves an API request in-process as the session's user, with
+// a fresh access token that never leaves the server. The export and import
+// thus run exactly the API's code (formats, validation, limits, audit).
+func (h *Handler) subRequest(c *gin.Context, w http.ResponseWriter, method, path string, body io.Reader, contentType string) error {
+	u := sessionFrom(c).user
+	token, _, err := h.tokens.IssueAccess(u.ID, string(u.Role))
+	if err != nil {
+		return fmt.Errorf("admin: issue access token: %w", err)
+	}
+	req, err := http.NewRequestWithContext(c.Request.Context(), method, path, body)
+	if err != nil {
+		return fmt.Errorf("admin: sub-request: %w", err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set(api.RequestIDHeader, api.RequestIDFrom(c))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	req.RemoteAddr = c.Request.RemoteAddr
+	h.engine.ServeHTTP(w, req)
+	return nil
+}
+
+func (h *Handler) exportResults(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	format := c.Query("format")
+	if format != "csv" && format != "xlsx" {
+		h.fail(c, http.StatusBadRequest, "Choose CSV or XLSX.")
+		return
+	}
+	if e.GradeRound == 0 {
+		h.fail(c, http.StatusConflict, "The exam is not graded yet.")
+		return
+	}
+	if err := h.subRequest(c, c.Writer, http.MethodGet, "/api/v1/exams/"+url.PathEscape(e.ID)+"/results?format="+format, nil, ""); err != nil {
+		h.failErr(c, err)
+	}
+}
+
+// maxImportFile mirrors the API's bound on a results file.
+const maxImportFile = 5 << 20
+
+func (h *Handler) importResults(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		h.renderResults(c, http.StatusBadRequest, e, &importOutcome{Error: "Choose a CSV or XLSX file to import."})
+		return
+	}
+	if fh.Size > maxImportFile {
+		h.renderResults(c, http.StatusRequestEntityTooLarge, e, &importOutcome{Error: "The file is larger than 5 MiB."})
+		return
+	}
+	f, err := fh.Open()
+	if err != nil {
+		h.failErr(c, fmt.Errorf("admin: open uploaded file: %w", err))
+		return
+	}
+	defer f.Close()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	part, err := mw.CreateFormFile("file", "results")
+	if err == nil {
+		_, err = io.Copy(part, io.LimitReader(f, maxImportFile+1))
+	}
+	if err == nil {
+		err = mw.Close()
+	}
+	if err != nil {
+		h.failErr(c, fmt.Errorf("admin: forward results file: %w", err))
+		return
+	}
+	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
+	if err := h.subRequest(c, rec, http.MethodPost, "/api/v1/exams/"+url.PathEscape(e.ID)+"/results/import", &body, mw.FormDataContentType()); err != nil {
+		h.failErr(c, err)
+		return
+	}
+	out := &importOutcome{}
+	if rec.status == http.StatusOK {
+		var ok struct{ Imported, Recorded int }
+		if err := json.Unmarshal(rec.body.Bytes(), &ok); err != nil {
+			h.failErr(c, fmt.Errorf("admin: import answer: %w", err))
+			return
+		}
+		out.Imported, out.Recorded = ok.Imported, ok.Recorded
+		// Reload so the table shows the new scores.
+		if e2, err := h.cmd.Repo.LoadExam(c.Request.Context(), e.ID); err == nil {
+			e = e2
+		}
+		if out.Recorded > 0 {
+			h.await(c.Request.Context(), func(ctx context.Context) bool { return h.importVisible(ctx, e.ID) })
+		}
+		h.renderResults(c, http.StatusOK, e, out)
+		return
+	}
+	var fail struct {
+		Error struct {
+			Message string `json:"message"`
+			Details struct {
+				Fields map[string]string   `json:"fields"`
+				Rows   []domain.RowProblem `json:"rows"`
+			} `json:"details"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal(rec.body.Bytes(), &fail)
+	out.Error = fail.Error.Message
+	if out.Error == "" {
+		out.Error = "The file was not imported."
+	}
+	out.Fields, out.Rows = fail.Error.Details.Fields, fail.Error.Details.Rows
+	status := rec.status
+	if status >= 500 {
+		status = http.StatusBadGateway
+	}
+	h.renderResults(c, status, e, out)
+}
+
+// importVisible: the results read model shows an override (the import's
+// events reached it).
+func (h *Handler) importVisible(ctx context.Context, examID string) bool {
+	rows, err := h.reads.ExamResults(ctx, examID)
+	if err != nil {
+		return false
+	}
+	for _, r := range rows {
+		if r.Overridden {
+			return true
+		}
+	}
+	return false
+}
+
+// bufferedResponse keeps a sub-request's answer.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	b.wrote = true
+	return b.body.Write(p)
+}
+func (b *bufferedResponse) WriteHeader(code int) {
+	if !b.wrote {
+		b.status, b.wrote = code, true
+	}
+}
+
+// --- answer-key correction ---
+
+type keyForm struct {
+	Exam     *domain.Exam
+	Question *domain.Question
+	Correct  map[string]bool
+	Points   string
+}
+
+type scoreDiff struct {
+	StudentID string
+	Email     string
+	FullName  string
+	Old       float64
+	New       float64
+}
+
+type keyPreview struct {
+	keyForm
+	Keys      []string
+	Changes   []scoreDiff
+	Unchanged int
+	Attempts  int
+	Graded    bool
+}
+
+func (h *Handler) keyPage(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	q, ok := h.findQuestion(c, e)
+	if !ok {
+		return
+	}
+	f := keyForm{Exam: e, Question: q, Correct: map[string]bool{}, Points: fmtNum(q.Points)}
+	for _, k := range q.Correct {
+		f.Correct[k] = true
+	}
+	h.render(c, http.StatusOK, "key_form.html", page{Title: "Correct the answer key", Nav: "exams", Data: f})
+}
+
+func parseKeyForm(c *gin.Context, e *domain.Exam, q *domain.Question) (keyForm, []string, *float64, error) {
+	f := keyForm{Exam: e, Question: q, Correct: map[string]bool{}, Points: c.PostForm("points")}
+	var keys []string
+	for _, ch := range q.Choices {
+		for _, k := range c.PostFormArray("correct") {
+			if k == ch.Key && !f.Correct[k] {
+				f.Correct[k] = true
+				keys = append(keys, k)
+			}
+		}
+	}
+	var points *float64
+	if s := strings.TrimSpace(f.Points); s != "" {
+		p, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return f, nil, nil, domain.NewValidationError(map[string]string{"points": "must be a number"})
+		}
+		points = &p
+	}
+	return f, keys, points, nil
+}
+
+// keyPreview shows who would change from what score to what if the key
+// were corrected, without changing anything: the exam is folded with the
+// correction in memory and every attempt graded under both keys, the way
+// the regrade grades them.
+func (h *Handler) keyPreview(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	q, ok := h.findQuestion(c, e)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	f, keys, points, err := parseKeyForm(c, e, q)
+	var events []domain.Event
+	if err == nil {
+		events, err = e.CorrectAnswerKey(h.actor(c), q.ID, keys, points)
+	}
+	if err != nil {
+		h.formError(c, err, "key_form.html", page{Title: "Correct the answer key", Nav: "exams", Data: f})
+		return
+	}
+	corrected := *e
+	for i, ev := range events {
+		corrected.Apply(e.Version+int64(i)+1, ev.Data)
+	}
+	p := keyPreview{keyForm: f, Keys: keys, Graded: e.GradeRound > 0}
+	attempts, err := h.replayAttempts(ctx, e.ID)
+	if err != nil {
+		h.failErr(c, err)
+		return
+	}
+	before, after := domain.GradeExam(e, attempts), domain.GradeExam(&corrected, attempts)
+	p.Attempts = len(after)
+	for i := range after {
+		if before[i].Score == after[i].Score {
+			p.Unchanged++
+			continue
+		}
+		d := scoreDiff{StudentID: after[i].StudentID, Old: before[i].Score, New: after[i].Score}
+		d.Email, d.FullName = h.userLabel(ctx, d.StudentID)
+		p.Changes = append(p.Changes, d)
+	}
+	h.render(c, http.StatusOK, "key_preview.html", page{Title: "Confirm the correction", Nav: "exams", Data: p})
+}
+
+// replayAttempts folds every started attempt of the exam from the store.
+func (h *Handler) replayAttempts(ctx context.Context, examID string) ([]*domain.Attempt, error) {
+	byStream := map[string]*domain.Attempt{}
+	var order []*domain.Attempt
+	var after uint64
+	const pageSize = 5000
+	for {
+		recs, err := h.events.Query(ctx, eventstore.Filter{Tags: []string{domain.ExamTag(examID)}, AfterPosition: after, Limit: pageSize})
+		if err != nil {
+			return nil, fmt.Errorf("admin: replay exam %s: %w", examID, err)
+		}
+		for _, rec := range recs {
+			if eventstore.Category(rec.StreamID) != domain.CategoryAttempt {
+				continue
+			}
+			data, err := domain.DecodeEvent(rec.Type, rec.Data)
+			if errors.Is(err, domain.ErrUnknownEventType) {
+				continue
+			} else if err != nil {
+				return nil, fmt.Errorf("admin: replay exam %s: %w", examID, err)
+			}
+			t := byStream[rec.StreamID]
+			if t == nil {
+				t = &domain.Attempt{}
+				byStream[rec.StreamID] = t
+				order = append(order, t)
+			}
+			t.Apply(rec.Version, data)
+		}
+		if len(recs) < pageSize {
+			break
+		}
+		after = recs[len(recs)-1].Position
+	}
+	out := order[:0]
+	for _, t := range order {
+		if t.Started() {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// keyConfirm corrects the key as previewed (refused if the exam changed
+// since: If-Match on the previewed version) and regrades at once.
+func (h *Handler) keyConfirm(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	q, ok := h.findQuestion(c, e)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	f, keys, points, err := parseKeyForm(c, e, q)
+	if err != nil {
+		h.formError(c, err, "key_form.html", page{Title: "Correct the answer key", Nav: "exams", Data: f})
+		return
+	}
+	m := h.meta(c)
+	m.IfMatch = formVersion(c)
+	if m.IfMatch == nil {
+		h.fail(c, http.StatusBadRequest, "Preview the correction before confirming it.")
+		return
+	}
+	if _, err := h.cmd.CorrectKey.Handle(ctx, m, e.ID, q.ID, keys, points); err != nil {
+		if errors.Is(err, domain.ErrPreconditionFailed) {
+			h.fail(c, http.StatusConflict, "The exam changed since the preview. Preview the correction again.")
+			return
+		}
+		h.formError(c, err, "key_form.html", page{Title: "Correct the answer key", Nav: "exams", Data: f})
+		return
+	}
+	dest := "/admin/exams/" + url.PathEscape(e.ID)
+	if e.Status == domain.StatusClosed || e.Status == domain.StatusGraded {
+		m.IfMatch = nil
+		if _, err := h.cmd.GradeExam.Handle(ctx, m, e.ID, "regrade", false); err != nil {
+			h.failErr(c, err)
+			return
+		}
+		dest += "/results"
+	}
+	c.Redirect(http.StatusSeeOther, dest+"?ok=regraded")
+}
+
+// --- audit trail ---
+
+type auditRow struct {
+	eventstore.Record
+	Actor string
+}
+
+type auditData struct {
+	Exam   *domain.Exam
+	Events []auditRow
+	Next   string
+}
+
+const auditPageSize = 100
+
+func (h *Handler) auditPage(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	after, _ := strconv.ParseUint(c.Query("after"), 10, 64)
+	recs, err := h.events.Query(ctx, eventstore.Filter{Tags: []string{domain.ExamTag(e.ID)}, AfterPosition: after, Limit: auditPageSize + 1})
+	if err != nil {
+		h.failErr(c, err)
+		return
+	}
+	d := auditData{Exam: e}
+	if len(recs) > auditPageSize {
+		recs = recs[:auditPageSize]
+		d.Next = strconv.FormatUint(recs[len(recs)-1].Position, 10)
+	}
+	labels := map[string]string{}
+	for _, r := range recs {
+		row := auditRow{Record: r, Actor: r.ActorRole}
+		if r.ActorID != "" && r.ActorRole != string(domain.RoleSystem) {
+			if _, done := labels[r.ActorID]; !done {
+				email, _ := h.userLabel(ctx, r.ActorID)
+				labels[r.ActorID] = email
+			}
+			row.Actor = r.ActorRole + " " + labels[r.ActorID]
+		}
+		d.Events = append(d.Events, row)
+	}
+	h.render(c, http.StatusOK, "audit.html", page{Title: "Audit trail: " + e.Title, Nav: "exams", Data: d})
+}
+
+// --- statistics ---
+
+type choiceStat struct {
+	Key, Text string
+	Count     int
+	Correct   bool
+}
+
+type questionStat struct {
+	N              int
+	Question       domain.Question
+	Answered       int
+	Choices        []choiceStat
+	Facility       *float64
+	Discrimination *float64
+}
+
+type bar struct {
+	X, Y, W, H   float64
+	LabelX       float64
+	Score, Count string
+}
+
+type statsData struct {
+	Exam      *domain.Exam
+	Attempts  int
+	Questions []questionStat
+	Bars      []bar
+	ChartW    float64
+	ChartH    float64
+	MaxCount  int
+	NotGraded bool
+}
+
+// chart geometry (SVG user units).
+const (
+	chartH      = 200.0
+	chartTop    = 20.0
+	chartBottom = 30.0
+	chartLeft   = 10.0
+	barW        = 36.0
+	barGap      = 12.0
+)
+
+func (h *Handler) statsPage(c *gin.Context) {
+	e, ok := h.managedExam(c)
+	if !ok {
+		return
+	}
+	d := statsData{Exam: e}
+	st, err := h.cmd.ExamStats.Handle(c.Request.Context(), h.meta(c), e.ID)
+	if errors.Is(err, domain.ErrNotGraded) {
+		d.NotGraded = true
+		h.render(c, http.StatusOK, "stats.html", page{Title: "Statistics: " + e.Title, Nav: "exams", Data: d})
+		return
+	}
+	if err != nil {
+		h.failErr(c, err)
+		return
+	}
+	d.Attempts = st.Attempts
+	byID := map[string]domain.QuestionStats{}
+	for _, qs := range st.Questions {
+		byID[qs.QuestionID] = qs
+	}
+	for i, q := range e.Questions {
+		qs := byID[q.ID]
+		row := questionStat{N: i + 1, Question: q, Answered: qs.Answered, Facility: qs.Facility, Discrimination: qs.Discrimination}
+		correct := map[string]bool{}
+		for _, k := range q.Correct {
+			correct[k] = true
+		}
+		for _, ch := range q.Choices {
+			row.Choices = append(row.Choices, choiceStat{Key: ch.Key, Text: ch.Text, Count: qs.ChoiceCounts[ch.Key], Correct: correct[ch.Key]})
+		}
+		d.Questions = append(d.Questions, row)
+	}
+	for _, sc := range st.ScoreDistribution {
+		d.MaxCount = max(d.MaxCount, sc.Count)
+	}
+	plot := chartH - chartTop - chartBottom
+	for i, sc := range st.ScoreDistribution {
+		hgt := 0.0
+		if d.MaxCount > 0 {
+			hgt = plot * float64(sc.Count) / float64(d.MaxCount)
+		}
+		x := chartLeft + float64(i)*(barW+barGap)
+		d.Bars = append(d.Bars, bar{X: x, Y: chartTop + plot - hgt, W: barW, H: hgt, LabelX: x + barW/2,
+			Score: fmtNum(sc.Score), Count: strconv.Itoa(sc.Count)})
+	}
+	d.ChartW = max(chartLeft*2+float64(len(d.Bars))*(barW+barGap), 200)
+	d.ChartH = chartH
+	h.render(c, http.StatusOK, "stats.html", page{Title: "Statistics: " + e.Title, Nav: "exams", Data: d})
+}
