@@ -479,3 +479,43 @@ func TestBinaryMissingIsAnError(t *testing.T) {
 		t.Fatalf("Binary() = %q, %v; want an error naming scripts/ensure-nginx.sh", bin, err)
 	}
 }
+
+// A replica's own error answers reach the client as they are: a 4xx is
+// neither retried nor rewritten, and when every replica answers 503 the
+// client gets the API's body (its details and Retry-After), not nginx's.
+func TestNginxPassesReplicaErrorsThrough(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	srv := func(status int, body string) *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, body)
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	const notFound = `{"error":{"code":"not_found","message":"resource not found","details":{"from":"replica"}}}`
+	const unavailable = `{"error":{"code":"unavailable","message":"the service is temporarily unavailable, retry later","details":{"from":"replica"}}}`
+	for _, tc := range []struct {
+		status int
+		body   string
+		tries  int64
+	}{
+		{http.StatusNotFound, notFound, 1},
+		{http.StatusServiceUnavailable, unavailable, 2},
+	} {
+		calls.Store(0)
+		a, b := srv(tc.status, tc.body), srv(tc.status, tc.body)
+		p := nginxtest.Start(t, []string{strings.TrimPrefix(a.URL, "http://"), strings.TrimPrefix(b.URL, "http://")}, nginxtest.Options{})
+		r := do(t, http.MethodGet, p.URL+"/api/v1/exams/x", nil, nil)
+		if r.status != tc.status || string(r.body) != tc.body || r.header.Get("Retry-After") != "7" {
+			t.Errorf("status %d body %s Retry-After %q; want the replica's %d %s", r.status, r.body, r.header.Get("Retry-After"), tc.status, tc.body)
+		}
+		if got := calls.Load(); got != tc.tries {
+			t.Errorf("status %d: %d tries, want %d", tc.status, got, tc.tries)
+		}
+	}
+}
