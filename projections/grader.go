@@ -16,13 +16,23 @@ import (
 // command, which appends grade events).
 type ExamGrader interface {
 	GradeExam(ctx context.Context, examID, trigger string) error
+	// NeedsGrading answers from the exam's own stream (the write side), not
+	// from a read model that may not have seen the close yet.
+	NeedsGrading(ctx context.Context, examID string) (bool, error)
+}
+
+// GradingBacklog lists the exams a read model says still owe a grading;
+// the grader reconciles with it at start-up and periodically, so a missed
+// or failed trigger is made good.
+type GradingBacklog interface {
+	ExamsNeedingGrading(ctx context.Context) ([]string, error)
 }
 
 // Grader reacts to closes and answer-key corrections by grading the exam in
 // the background, so the bus is never held up by a large grading. It is
 // safe to run in several instances: grading rounds are idempotent.
 type Grader struct {
-	catalog *Catalog
+	backlog GradingBacklog
 	grader  ExamGrader
 	log     *slog.Logger
 
@@ -32,11 +42,11 @@ type Grader struct {
 }
 
 // NewGrader returns a grader reactor.
-func NewGrader(catalog *Catalog, g ExamGrader, log *slog.Logger) *Grader {
+func NewGrader(backlog GradingBacklog, g ExamGrader, log *slog.Logger) *Grader {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Grader{catalog: catalog, grader: g, log: log, pending: map[string]string{}, wake: make(chan struct{}, 1)}
+	return &Grader{backlog: backlog, grader: g, log: log, pending: map[string]string{}, wake: make(chan struct{}, 1)}
 }
 
 func (g *Grader) Name() string { return "grader" }
@@ -67,17 +77,41 @@ func (g *Grader) enqueue(examID, trigger string) {
 	}
 }
 
-// Reconcile queues every exam the catalogue says still needs grading (at
+// ApplyRecord is the grader as a bus consumer (the distributed mode's
+// grader role): it only queues work, so it never fails.
+func (g *Grader) ApplyRecord(_ context.Context, rec eventstore.Record, _ Delivery) error {
+	if eventstore.Category(rec.StreamID) != domain.CategoryExam {
+		return nil
+	}
+	switch rec.Type {
+	case domain.TypeExamClosed, domain.TypeAnswerKeyCorrected:
+		data, err := domain.DecodeEvent(rec.Type, rec.Data)
+		if err != nil {
+			return nil // undecodable: reconciliation still finds the exam
+		}
+		g.Apply(rec, data)
+	}
+	return nil
+}
+
+// Reconcile queues every exam the backlog says still needs grading (at
 // start-up, and periodically in case a grading failed).
-func (g *Grader) Reconcile() {
-	for _, id := range g.catalog.ExamsNeedingGrading() {
+func (g *Grader) Reconcile(ctx context.Context) {
+	ids, err := g.backlog.ExamsNeedingGrading(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			g.log.Warn("grader: backlog unavailable; will retry", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
 		g.enqueue(id, "close")
 	}
 }
 
 // Run grades queued exams until ctx ends.
 func (g *Grader) Run(ctx context.Context, reconcileEvery time.Duration) {
-	g.Reconcile()
+	g.Reconcile(ctx)
 	tick := time.NewTicker(reconcileEvery)
 	defer tick.Stop()
 	for {
@@ -85,7 +119,7 @@ func (g *Grader) Run(ctx context.Context, reconcileEvery time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			g.Reconcile()
+			g.Reconcile(ctx)
 		case <-g.wake:
 		}
 		for {
@@ -93,7 +127,7 @@ func (g *Grader) Run(ctx context.Context, reconcileEvery time.Duration) {
 			if !ok {
 				break
 			}
-			if e, ok := g.catalog.Exam(examID); ok && !e.NeedsGrading() {
+			if owed, err := g.grader.NeedsGrading(ctx, examID); err == nil && !owed {
 				continue
 			}
 			start := time.Now()
@@ -123,6 +157,11 @@ func (g *Grader) next() (string, string, bool) {
 	return "", "", false
 }
 
+// DueExams lists the exams whose opening or closing time has come.
+type DueExams interface {
+	DueExams(ctx context.Context, now time.Time) ([]string, error)
+}
+
 // ExamTicker opens and closes an exam when due (the write-side command).
 type ExamTicker interface {
 	TickExam(ctx context.Context, examID string) error
@@ -132,26 +171,33 @@ type ExamTicker interface {
 // closes_at. Several instances may run: the command decides from the exam's
 // own stream, so only one of them appends.
 type Scheduler struct {
-	catalog *Catalog
-	ticker  ExamTicker
-	now     func() time.Time
-	log     *slog.Logger
+	due    DueExams
+	ticker ExamTicker
+	now    func() time.Time
+	log    *slog.Logger
 }
 
 // NewScheduler returns a scheduler.
-func NewScheduler(catalog *Catalog, t ExamTicker, now func() time.Time, log *slog.Logger) *Scheduler {
+func NewScheduler(due DueExams, t ExamTicker, now func() time.Time, log *slog.Logger) *Scheduler {
 	if now == nil {
 		now = time.Now
 	}
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Scheduler{catalog: catalog, ticker: t, now: now, log: log}
+	return &Scheduler{due: due, ticker: t, now: now, log: log}
 }
 
 // Tick handles every exam due now.
 func (s *Scheduler) Tick(ctx context.Context) {
-	for _, id := range s.catalog.DueExams(s.now()) {
+	ids, err := s.due.DueExams(ctx, s.now())
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("scheduler: due exams unavailable; will retry", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
 		if err := s.ticker.TickExam(ctx, id); err != nil && ctx.Err() == nil {
 			s.log.Error("scheduler: tick failed", "exam_id", id, "err", err)
 		}

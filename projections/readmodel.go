@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"time"
 
 	"github.com/examhall/exam/domain"
 )
@@ -50,4 +51,14 @@ func (m *InMemory) StudentResult(_ context.Context, examID, studentID string) (R
 
 func (m *InMemory) StudentResults(_ context.Context, studentID string) ([]ResultRow, error) {
 	return m.Results.StudentResults(studentID), nil
+}
+
+// DueExams lists exams due to open or close (the scheduler's question).
+func (m *InMemory) DueExams(_ context.Context, now time.Time) ([]string, error) {
+	return m.Catalog.DueExams(now), nil
+}
+
+// ExamsNeedingGrading lists closed exams not graded since their last change.
+func (m *InMemory) ExamsNeedingGrading(context.Context) ([]string, error) {
+	return m.Catalog.ExamsNeedingGrading(), nil
 }

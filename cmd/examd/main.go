@@ -62,6 +62,15 @@ func serve(cfg platform.Config) error {
 	if err != nil {
 		return err
 	}
+	if p.Handler == nil {
+		// No api role: the background roles run until a signal.
+		p.Log.Info("examd running without the api role", "roles", cfg.Roles)
+		<-ctx.Done()
+		p.Log.Info("shutting down")
+		err := p.Close()
+		p.Log.Info("examd stopped")
+		return err
+	}
 	srv := &http.Server{
 		Addr: cfg.HTTPAddr, Handler: p.Handler,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,

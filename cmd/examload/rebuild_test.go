@@ -99,7 +99,7 @@ func BenchmarkRebuild1MEvents(b *testing.B) {
 		catalog := projections.NewCatalog()
 		cache := projections.NewStudentExamCache(catalog, nil, api.RenderStudentExam)
 		results := projections.NewResults()
-		grader := projections.NewGrader(catalog, nil, log)
+		grader := projections.NewGrader(&projections.InMemory{Catalog: catalog}, nil, log)
 		runner := projections.NewRunner(log, catalog, cache, results, grader)
 		start := time.Now()
 		last, err := runner.CatchUp(ctx, store, nil)

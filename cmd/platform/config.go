@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,66 @@ const (
 	EventStoreCassandra = "cassandra" // reserved: not available yet
 )
 
+// Roles a process can run (EXAM_ROLES, comma-separated; default all).
+const (
+	RoleAPI       = "api"
+	RoleRelay     = "relay"
+	RoleProjector = "projector"
+	RoleGrader    = "grader"
+	RoleScheduler = "scheduler"
+)
+
+// AllRoles is the default: one process does everything.
+var AllRoles = []string{RoleAPI, RoleRelay, RoleProjector, RoleGrader, RoleScheduler}
+
+// Roles is the set of roles a process runs.
+type Roles map[string]bool
+
+// Has reports whether the role is in the set.
+func (r Roles) Has(role string) bool { return r[role] }
+
+// ParseRoles reads a comma-separated role list.
+func ParseRoles(s string) (Roles, error) {
+	roles := Roles{}
+	var errs []error
+	for _, part := range strings.Split(s, ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		if part == "" {
+			continue
+		}
+		if !slices.Contains(AllRoles, part) {
+			errs = append(errs, fmt.Errorf("EXAM_ROLES: unknown role %q (roles: %s)", part, strings.Join(AllRoles, ", ")))
+			continue
+		}
+		roles[part] = true
+	}
+	if len(roles) == 0 && len(errs) == 0 {
+		errs = append(errs, errors.New("EXAM_ROLES: at least one role is needed"))
+	}
+	return roles, errors.Join(errs...)
+}
+
 // Config is the whole configuration, validated at start-up.
 type Config struct {
+	// Roles this process runs (EXAM_ROLES; default all). Only a process
+	// with the api role serves HTTP.
+	Roles Roles
+	// KafkaBrokers, when set, makes the relay publish every event to Kafka
+	// and the projector, grader and student-cache roles consume it through
+	// consumer groups (EXAM_KAFKA_BROKERS, comma-separated host:port).
+	KafkaBrokers []string
+	// KafkaPartitions is the partition count of topics the platform
+	// creates (EXAM_KAFKA_PARTITIONS, default 8).
+	KafkaPartitions int
+	// ReadModelPostgresURL, when set, keeps the read models (catalogue, user
+	// directory, degrees, images) in PostgreSQL instead of in process
+	// (EXAM_READMODEL_POSTGRES_URL, EXAM_READMODEL_POSTGRES_SCHEMA).
+	ReadModelPostgresURL    string
+	ReadModelPostgresSchema string
+	// RedisURL, when set, keeps the student exam documents and the login
+	// throttle in Redis (EXAM_REDIS_URL, redis://host:port/db).
+	RedisURL string
+
 	// EventStore picks the backend: embedded (default) or postgres
 	// (EXAM_EVENTSTORE), with EXAM_EVENTSTORE_POSTGRES_URL and, optionally,
 	// EXAM_EVENTSTORE_POSTGRES_SCHEMA (default public).
@@ -63,6 +122,8 @@ type Config struct {
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {
 	return Config{
+		Roles:             rolesOf(AllRoles...),
+		KafkaPartitions:   8,
 		EventStore:        EventStoreEmbedded,
 		HTTPAddr:          "127.0.0.1:8080",
 		DataDir:           "./data",
@@ -89,6 +150,31 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	set("EXAM_EVENTSTORE", &c.EventStore)
 	set("EXAM_EVENTSTORE_POSTGRES_URL", &c.EventStorePostgresURL)
 	set("EXAM_EVENTSTORE_POSTGRES_SCHEMA", &c.EventStorePostgresSchema)
+	set("EXAM_READMODEL_POSTGRES_URL", &c.ReadModelPostgresURL)
+	set("EXAM_READMODEL_POSTGRES_SCHEMA", &c.ReadModelPostgresSchema)
+	set("EXAM_REDIS_URL", &c.RedisURL)
+	if v := strings.TrimSpace(getenv("EXAM_ROLES")); v != "" {
+		roles, err := ParseRoles(v)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.Roles = roles
+	}
+	if v := strings.TrimSpace(getenv("EXAM_KAFKA_BROKERS")); v != "" {
+		c.KafkaBrokers = nil
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.KafkaBrokers = append(c.KafkaBrokers, b)
+			}
+		}
+	}
+	if v := getenv("EXAM_KAFKA_PARTITIONS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("EXAM_KAFKA_PARTITIONS: %w", err))
+		}
+		c.KafkaPartitions = n
+	}
 	set("EXAM_HTTP_ADDR", &c.HTTPAddr)
 	set("EXAM_DATA_DIR", &c.DataDir)
 	c.JWTSecret = getenv("EXAM_JWT_SECRET")
@@ -121,6 +207,27 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	return c, errors.Join(errs...)
 }
 
+func rolesOf(names ...string) Roles {
+	r := Roles{}
+	for _, n := range names {
+		r[n] = true
+	}
+	return r
+}
+
+func (c Config) hasAllRoles() bool {
+	for _, r := range AllRoles {
+		if !c.Roles.Has(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Distributed reports whether the read side runs on shared parts
+// (PostgreSQL read models fed through a bus) rather than in process.
+func (c Config) Distributed() bool { return c.ReadModelPostgresURL != "" }
+
 // Validate reports every problem at once.
 func (c Config) Validate() error {
 	var errs []error
@@ -134,6 +241,26 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("EXAM_EVENTSTORE=cassandra is reserved and not available yet"))
 	default:
 		errs = append(errs, fmt.Errorf("EXAM_EVENTSTORE %q: must be embedded or postgres", c.EventStore))
+	}
+	if len(c.Roles) == 0 {
+		errs = append(errs, errors.New("EXAM_ROLES: at least one role is needed"))
+	}
+	for _, b := range c.KafkaBrokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			errs = append(errs, fmt.Errorf("EXAM_KAFKA_BROKERS %q: %w", b, err))
+		}
+	}
+	if c.KafkaPartitions < 1 {
+		errs = append(errs, errors.New("EXAM_KAFKA_PARTITIONS must be at least 1"))
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		errs = append(errs, fmt.Errorf("EXAM_REDIS_URL %q: must start with redis:// or rediss://", c.RedisURL))
+	}
+	if !c.hasAllRoles() && c.EventStore == EventStoreEmbedded {
+		errs = append(errs, errors.New("EXAM_ROLES: splitting roles over processes needs a shared event store (EXAM_EVENTSTORE=postgres)"))
+	}
+	if !c.hasAllRoles() && (len(c.KafkaBrokers) == 0 || c.ReadModelPostgresURL == "") {
+		errs = append(errs, errors.New("EXAM_ROLES: splitting roles over processes needs EXAM_KAFKA_BROKERS and EXAM_READMODEL_POSTGRES_URL (the roles meet through Kafka and the shared read models)"))
 	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		errs = append(errs, fmt.Errorf("EXAM_HTTP_ADDR %q: %w", c.HTTPAddr, err))

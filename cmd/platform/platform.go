@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"time"
 
@@ -42,10 +43,11 @@ type Platform struct {
 	Reads    *projections.InMemory
 	Log      *slog.Logger
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	bus    *gochannel.GoChannel
-	once   sync.Once
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	bus     *gochannel.GoChannel
+	closers []func() error
+	once    sync.Once
 }
 
 // relayName is the relay's permanent checkpoint name.
@@ -89,15 +91,34 @@ func Open(ctx context.Context, cfg Config) (*Platform, error) {
 
 func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssuer) error {
 	log := p.Log
-	images, err := commands.NewFileImageStore(filepath.Join(cfg.DataDir, "images"))
-	if err != nil {
-		return err
+	runCtx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+
+	var images commands.ImageStore
+	var throttle commands.LoginThrottle = auth.NewMemoryLoginThrottle(auth.ThrottleConfig{Now: cfg.Now})
+	var shared *sharedParts
+	if cfg.Distributed() {
+		var err error
+		if shared, err = openSharedParts(ctx, cfg, log); err != nil {
+			return err
+		}
+		p.closers = append(p.closers, shared.Close)
+		images = shared.images
+		if shared.throttle != nil {
+			throttle = shared.throttle
+		}
+	} else {
+		fileImages, err := commands.NewFileImageStore(filepath.Join(cfg.DataDir, "images"))
+		if err != nil {
+			return err
+		}
+		images = fileImages
 	}
 	cmds, err := commands.New(commands.Deps{
 		Store: p.Store, Now: cfg.Now, Logger: log,
 		Hasher:   auth.NewPasswordHasher(cfg.Argon2, 0),
 		Tokens:   tokens,
-		Throttle: auth.NewMemoryLoginThrottle(auth.ThrottleConfig{Now: cfg.Now}),
+		Throttle: throttle,
 		Images:   images,
 	})
 	if err != nil {
@@ -105,17 +126,64 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	}
 	p.Commands = cmds
 
+	var reads api.ReadModel
+	var watermark api.Watermark
+	if shared != nil {
+		reads, watermark, err = p.startDistributed(runCtx, cfg, shared)
+	} else {
+		reads, watermark, err = p.startInProcess(ctx, runCtx, cfg)
+	}
+	if err != nil {
+		return err
+	}
+
+	if cfg.AdminEmail != "" {
+		created, err := cmds.BootstrapAdmin.Handle(ctx, cfg.AdminEmail, cfg.AdminPassword, "")
+		if err != nil {
+			return fmt.Errorf("bootstrap admin: %w", err)
+		}
+		if created {
+			log.Info("bootstrap admin created", "email", cfg.AdminEmail)
+		}
+	}
+	if !cfg.Roles.Has(RoleAPI) {
+		return nil
+	}
+	ready := map[string]api.ReadyCheck{"eventstore": func(ctx context.Context) error {
+		_, err := p.Store.Head(ctx)
+		return err
+	}}
+	if shared != nil {
+		ready["readmodel"] = shared.readModel.Ping
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	p.Handler, err = api.NewHandler(api.Config{
+		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Images: images,
+		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
+		ReadyChecks: ready,
+		Extra:       adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log}),
+	})
+	return err
+}
+
+// startInProcess builds the embedded read side: in-process read models
+// rebuilt from the log, fed by an in-process relay over an in-process bus;
+// the grader and scheduler read the same models. With Kafka configured, a
+// second relay also publishes every event to Kafka for outside consumers.
+func (p *Platform) startInProcess(ctx, runCtx context.Context, cfg Config) (api.ReadModel, api.Watermark, error) {
+	log, cmds := p.Log, p.Commands
 	catalog := projections.NewCatalog()
 	cache := projections.NewStudentExamCache(catalog, cmds.Repo, api.RenderStudentExam)
 	results := projections.NewResults()
-	grader := projections.NewGrader(catalog, graderPort{cmds}, log)
 	p.Reads = &projections.InMemory{Catalog: catalog, Cache: cache, Results: results}
+	grader := projections.NewGrader(p.Reads, graderPort{cmds}, log)
 	p.Runner = projections.NewRunner(log, catalog, cache, results, grader)
 
 	start := time.Now()
 	caughtUp, err := p.Runner.CatchUp(ctx, p.Store, nil)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	log.Info("read models rebuilt from the event log", "events", p.Runner.Applied(), "took", time.Since(start))
 
@@ -130,49 +198,38 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	}
 	p.Relay, err = relay.New(relay.Config{Name: relayName, Store: p.Store, Checkpoints: checkpoints, Publisher: p.bus, Topics: relay.DefaultTopics, Logger: log})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	topics := make([]string, 0, len(relay.DefaultTopics))
-	for _, t := range relay.DefaultTopics {
-		topics = append(topics, t)
-	}
-	if err := p.Runner.Subscribe(runCtx, p.bus, topics); err != nil {
-		cancel()
-		return err
+	if err := p.Runner.Subscribe(runCtx, p.bus, topicList(relay.DefaultTopics)); err != nil {
+		return nil, nil, err
 	}
 	p.goRun(func() {
 		if err := p.Relay.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("relay stopped", "err", err)
 		}
 	})
-	p.goRun(func() { grader.Run(runCtx, cfg.GraderReconcile) })
-	sched := projections.NewScheduler(catalog, tickerPort{cmds}, cfg.Now, log)
-	p.goRun(func() { sched.Run(runCtx, cfg.SchedulerInterval) })
-
-	if cfg.AdminEmail != "" {
-		created, err := cmds.BootstrapAdmin.Handle(ctx, cfg.AdminEmail, cfg.AdminPassword, "")
-		if err != nil {
-			return fmt.Errorf("bootstrap admin: %w", err)
-		}
-		if created {
-			log.Info("bootstrap admin created", "email", cfg.AdminEmail)
+	if len(cfg.KafkaBrokers) > 0 && cfg.Roles.Has(RoleRelay) {
+		if err := p.startKafkaRelay(runCtx, cfg); err != nil {
+			return nil, nil, err
 		}
 	}
+	if cfg.Roles.Has(RoleGrader) {
+		p.goRun(func() { grader.Run(runCtx, cfg.GraderReconcile) })
+	}
+	if cfg.Roles.Has(RoleScheduler) {
+		sched := projections.NewScheduler(p.Reads, tickerPort{cmds}, cfg.Now, log)
+		p.goRun(func() { sched.Run(runCtx, cfg.SchedulerInterval) })
+	}
+	return p.Reads, p.Relay, nil
+}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	p.Handler, err = api.NewHandler(api.Config{
-		Commands: cmds, Reads: p.Reads, Events: p.Store, Tokens: tokens, Watermark: p.Relay, Images: images,
-		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
-		Extra: adminRoutes(adminWiring{Commands: cmds, Reads: p.Reads, Events: p.Store, Images: images, Tokens: tokens, Log: log}),
-		ReadyChecks: map[string]api.ReadyCheck{"eventstore": func(ctx context.Context) error {
-			_, err := p.Store.Head(ctx)
-			return err
-		}},
-	})
-	return err
+func topicList(m map[string]string) []string {
+	topics := make([]string, 0, len(m))
+	for _, t := range m {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	return topics
 }
 
 // openEventStore opens the backend the configuration names: the embedded
@@ -207,13 +264,24 @@ func (p *Platform) Close() error {
 			_ = p.bus.Close()
 		}
 		p.wg.Wait()
-		err = p.Store.Close()
+		for i := len(p.closers) - 1; i >= 0; i-- {
+			err = errors.Join(err, p.closers[i]())
+		}
+		err = errors.Join(err, p.Store.Close())
 	})
 	return err
 }
 
 // graderPort adapts the grading command to the grader reactor.
 type graderPort struct{ cmds *commands.Handlers }
+
+func (g graderPort) NeedsGrading(ctx context.Context, examID string) (bool, error) {
+	e, err := g.cmds.Repo.LoadExam(ctx, examID)
+	if err != nil {
+		return false, err
+	}
+	return e.NeedsGrading(), nil
+}
 
 func (g graderPort) GradeExam(ctx context.Context, examID, trigger string) error {
 	m := commands.Meta{Actor: systemGrader}

@@ -1,0 +1,189 @@
+package platform_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/examhall/exam/auth"
+	"github.com/examhall/exam/cmd/platform"
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// client drives one API server in tests.
+type client struct {
+	t   *testing.T
+	url string
+}
+
+func (c client) call(method, path, token string, body any) (int, map[string]any) {
+	c.t.Helper()
+	var buf bytes.Buffer
+	if body != nil {
+		_ = json.NewEncoder(&buf).Encode(body)
+	}
+	req, _ := http.NewRequest(method, c.url+"/api/v1"+path, &buf)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	return resp.StatusCode, out
+}
+
+func (c client) must(want int, method, path, token string, body any) map[string]any {
+	c.t.Helper()
+	status, out := c.call(method, path, token, body)
+	if status != want {
+		c.t.Fatalf("%s %s: %d %v, want %d", method, path, status, out, want)
+	}
+	return out
+}
+
+func (c client) login(email, password string) string {
+	c.t.Helper()
+	return c.must(200, "POST", "/auth/login", "", map[string]string{"email": email, "password": password})["access_token"].(string)
+}
+
+// eventually polls until check passes or fails the test after 20s.
+func eventually(t *testing.T, what string, check func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok, state := check()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never happened (last state: %s)", what, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The distributed mode in process: PostgreSQL event store, Kafka (kfake)
+// bus, PostgreSQL read models, and the roles split over two platforms —
+// one serves the API only, the other relays, projects, grades and
+// schedules. What the API appends reaches the read models only through
+// Kafka and the projector's consumer groups.
+func TestDistributedRolesMeetThroughKafkaAndPostgres(t *testing.T) {
+	ctx := context.Background()
+	url := postgresURL()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("PostgreSQL is required (scripts/ensure-postgres.sh): %v", err)
+	}
+	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
+	events, reads := "dist_ev_"+suffix, "dist_rm_"+suffix
+	t.Cleanup(func() {
+		for _, s := range []string{events, reads} {
+			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+s+" CASCADE")
+		}
+		_ = conn.Close(context.Background())
+	})
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(kafka.Close)
+
+	open := func(roles ...string) *platform.Platform {
+		cfg := platform.Defaults()
+		cfg.DataDir = t.TempDir()
+		cfg.EventStore, cfg.EventStorePostgresURL, cfg.EventStorePostgresSchema = platform.EventStorePostgres, url, events
+		cfg.ReadModelPostgresURL, cfg.ReadModelPostgresSchema = url, reads
+		cfg.KafkaBrokers, cfg.KafkaPartitions = kafka.ListenAddrs(), 4
+		cfg.Roles, err = platform.ParseRoles(strings.Join(roles, ","))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.JWTSecret = "shared-secret-of-at-least-32-characters!"
+		cfg.AdminEmail, cfg.AdminPassword = "admin@school.test", "admin-pass-1"
+		cfg.Argon2 = auth.TestArgon2Params()
+		cfg.GraderReconcile = time.Second
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		p, err := platform.Open(ctx, cfg)
+		if err != nil {
+			t.Fatalf("open %v: %v", roles, err)
+		}
+		t.Cleanup(func() { _ = p.Close() })
+		return p
+	}
+	apiOnly := open(platform.RoleAPI)
+	workers := open(platform.RoleRelay, platform.RoleProjector, platform.RoleGrader, platform.RoleScheduler)
+	if workers.Handler != nil {
+		t.Fatal("a process without the api role serves HTTP")
+	}
+	srv := httptest.NewServer(apiOnly.Handler)
+	t.Cleanup(srv.Close)
+	c := client{t: t, url: srv.URL}
+
+	admin := c.login("admin@school.test", "admin-pass-1")
+	level := c.must(201, "POST", "/levels", admin, map[string]string{"name": "Year 9"})["id"].(string)
+	eventually(t, "the level reaches the PostgreSQL catalogue", func() (bool, string) {
+		status, list := c.call("GET", "/levels", admin, nil)
+		return status == 200 && strings.Contains(fmt.Sprint(list["items"]), level), fmt.Sprint(status, list)
+	})
+	c.must(201, "POST", "/users", admin, map[string]any{"email": "doc@school.test", "password": "doctor-pass-1", "full_name": "Dr. Amal", "role": "doctor", "subject": "Biology"})
+	c.must(201, "POST", "/users", admin, map[string]any{"email": "s1@school.test", "password": "student-pass-1", "full_name": "Student One", "role": "student", "level_id": level, "id_number": "1"})
+	eventually(t, "users reach the PostgreSQL user directory", func() (bool, string) {
+		status, list := c.call("GET", "/users?search=school.test", admin, nil)
+		return status == 200 && len(list["items"].([]any)) == 3, fmt.Sprint(status, list)
+	})
+
+	doctor := c.login("doc@school.test", "doctor-pass-1")
+	exam := c.must(201, "POST", "/exams", doctor, map[string]any{"title": "Cells", "level_id": level, "questions": []map[string]any{
+		{"id": "q1", "text": "Powerhouse?", "kind": "single", "choices": []map[string]string{{"text": "Nucleus"}, {"text": "Mitochondrion"}}, "correct": []string{"b"}, "points": 2},
+		{"id": "q2", "text": "Walls?", "kind": "true_false", "correct": []string{"true"}},
+	}})["id"].(string)
+	c.must(200, "POST", "/exams/"+exam+"/publish", doctor, nil)
+
+	student := c.login("s1@school.test", "student-pass-1")
+	eventually(t, "the student sees the published exam without keys", func() (bool, string) {
+		status, view := c.call("GET", "/exams/"+exam, student, nil)
+		return status == 200 && view["status"] == "open" && !strings.Contains(fmt.Sprint(view["questions"]), "correct"), fmt.Sprint(status, view)
+	})
+	c.must(200, "PUT", "/exams/"+exam+"/answers/q1", student, map[string]any{"choices": []string{"a"}})
+	c.must(200, "PUT", "/exams/"+exam+"/answers/q1", student, map[string]any{"choices": []string{"b"}})
+	c.must(200, "PUT", "/exams/"+exam+"/answers/q2", student, map[string]any{"choices": []string{"false"}})
+	c.must(202, "POST", "/exams/"+exam+"/close", doctor, nil)
+
+	eventually(t, "the grader role grades and the results reach PostgreSQL", func() (bool, string) {
+		status, res := c.call("GET", "/exams/"+exam+"/results", doctor, nil)
+		items, _ := res["items"].([]any)
+		if status != 200 || len(items) != 1 {
+			return false, fmt.Sprint(status, res)
+		}
+		row := items[0].(map[string]any)
+		return row["score"] == 2.0 && row["max_score"] == 3.0, fmt.Sprint(row)
+	})
+	eventually(t, "the student's cached exam shows keys once graded", func() (bool, string) {
+		status, view := c.call("GET", "/exams/"+exam, student, nil)
+		return status == 200 && view["status"] == "graded" && strings.Contains(fmt.Sprint(view["questions"]), "correct"), fmt.Sprint(status, view)
+	})
+
+	// The projectors kept their Kafka offsets in the read-model database.
+	var offsets int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+reads+".rm_offsets").Scan(&offsets); err != nil {
+		t.Fatal(err)
+	}
+	if offsets == 0 {
+		t.Fatal("no projector offsets recorded")
+	}
+}
