@@ -481,3 +481,27 @@ func BenchmarkRedisCachedGet(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRedisCachedGetParallel is the hit path under concurrent readers
+// (the pool's throughput rather than one round trip).
+func BenchmarkRedisCachedGetParallel(b *testing.B) {
+	client := testClient(b)
+	w := cachetest.NewWorld()
+	c := newCache(b, client, testPrefix(b, client), w, w)
+	w.Draft("e1", "L1")
+	w.Publish("e1")
+	if _, found, err := c.Get(context.Background(), "e1"); err != nil || !found {
+		b.Fatal(err, found)
+	}
+	b.ReportAllocs()
+	b.SetParallelism(8)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, found, err := c.Get(context.Background(), "e1"); err != nil || !found {
+				b.Error(err, found)
+				return
+			}
+		}
+	})
+}
