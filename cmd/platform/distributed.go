@@ -114,6 +114,12 @@ func (p *Platform) startDistributed(runCtx context.Context, cfg Config, shared *
 		for _, c := range consumers {
 			p.goRun(func() { p.consumeKafka(runCtx, cfg, c) })
 		}
+		ends, err := kafkabus.NewEndOffsets(cfg.KafkaBrokers)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.closers = append(p.closers, ends.Close)
+		watermark = &projectorWatermark{checkpoints: p.Store, offsets: shared.readModel, projections: shared.projections, ends: ends}
 	} else {
 		// One process: an in-process relay (durable checkpoint in the store)
 		// feeds the projections over an in-process bus.
