@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -92,6 +94,24 @@ func eventually(t *testing.T, what string, check func() (bool, string)) {
 // schedules. What the API appends reaches the read models only through
 // Kafka and the projector's consumer groups.
 func TestDistributedRolesMeetThroughKafkaAndPostgres(t *testing.T) {
+	t.Run("student documents rendered from PostgreSQL", func(t *testing.T) { testDistributed(t, "") })
+	t.Run("student documents cached in Redis", func(t *testing.T) { testDistributed(t, redisURL(t)) })
+}
+
+func redisURL(t *testing.T) string {
+	url := os.Getenv("EXAM_TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	conn, err := net.DialTimeout("tcp", strings.TrimSuffix(strings.TrimPrefix(url, "redis://"), "/0"), time.Second)
+	if err != nil {
+		t.Fatalf("Redis is required at %s (scripts/ensure-redis.sh): %v", url, err)
+	}
+	_ = conn.Close()
+	return url
+}
+
+func testDistributed(t *testing.T, redisURL string) {
 	ctx := context.Background()
 	url := postgresURL()
 	conn, err := pgx.Connect(ctx, url)
@@ -118,6 +138,7 @@ func TestDistributedRolesMeetThroughKafkaAndPostgres(t *testing.T) {
 		cfg.EventStore, cfg.EventStorePostgresURL, cfg.EventStorePostgresSchema = platform.EventStorePostgres, url, events
 		cfg.ReadModelPostgresURL, cfg.ReadModelPostgresSchema = url, reads
 		cfg.KafkaBrokers, cfg.KafkaPartitions = kafka.ListenAddrs(), 4
+		cfg.RedisURL = redisURL
 		cfg.Roles, err = platform.ParseRoles(strings.Join(roles, ","))
 		if err != nil {
 			t.Fatal(err)

@@ -113,6 +113,18 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 			return err
 		}
 		images = fileImages
+		if cfg.RedisURL != "" {
+			// In-process read models keep their own documents; Redis still
+			// shares the login throttle between replicas of a shared store.
+			client, err := openRedis(cfg, log)
+			if err != nil {
+				return err
+			}
+			p.closers = append(p.closers, client.Close)
+			if throttle, err = newRedisThrottle(cfg, client, log); err != nil {
+				return err
+			}
+		}
 	}
 	cmds, err := commands.New(commands.Deps{
 		Store: p.Store, Now: cfg.Now, Logger: log,
