@@ -10,7 +10,7 @@ if ! command -v go >/dev/null 2>&1; then
     echo "ensure-go: installing Debian's golang-go" >&2
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     $SUDO apt-get update -qq
-    $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go gcc >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq golang-go gcc >/dev/null
   fi
 fi
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"

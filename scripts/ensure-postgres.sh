@@ -9,7 +9,7 @@ SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
   echo "ensure-postgres: installing Debian's postgresql" >&2
   $SUDO apt-get update -qq
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
   version=$(ls /etc/postgresql | sort -V | tail -1)

@@ -11,7 +11,7 @@ if command -v redis-cli >/dev/null 2>&1 && ping_redis; then exit 0; fi
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
   echo "ensure-redis: installing Debian's redis-server" >&2
   $SUDO apt-get update -qq
-  $SUDO DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 if ! ping_redis; then
   echo "ensure-redis: starting redis-server on 127.0.0.1:6379" >&2

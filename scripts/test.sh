@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Runs every test: vet, the whole suite with the race detector, and the fuzz
-# targets' seed corpora (go test runs them). Fails loudly if a dependency
+# targets' seed corpora (go test runs them). It installs or starts what the
+# tests talk to: PostgreSQL, Redis, nginx (the multi-process exam day) and
+# Chromium (the web admin's browser tests). Fails loudly if a dependency
 # the tests need is missing; nothing is skipped silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-go.sh
 ./scripts/ensure-postgres.sh
+./scripts/ensure-redis.sh
+./scripts/ensure-nginx.sh
+./scripts/ensure-chromium.sh
 go version
 go mod download
 echo "== go vet"
