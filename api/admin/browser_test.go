@@ -106,6 +106,22 @@ func (b *browser) run(step string, actions ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// submit runs the action (a click that submits a form) and waits until the
+// page it leads to has loaded: waiting for an element is not enough when the
+// old page has it too.
+func (b *browser) submit(step string, click chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	res, err := chromedp.RunResponse(ctx, click)
+	if err != nil {
+		b.t.Fatalf("%s: %v", step, err)
+	}
+	if res == nil || res.Status >= 400 {
+		b.t.Fatalf("%s: response %+v", step, res)
+	}
+}
+
 func (b *browser) open(path string) chromedp.Action[chromedp.Void] {
 	return chromedp.Navigate(b.e.srv.URL + path)
 }
@@ -325,9 +341,8 @@ func TestBrowserExamDay(t *testing.T) {
 		setKind("true_false"),
 		chromedp.WaitVisible(chromedp.CSS("#correct_true")),
 		chromedp.Click(chromedp.CSS("#correct_true")),
-		chromedp.Click(chromedp.CSS(`button[value="another"]`)),
-		chromedp.WaitVisible(chromedp.CSS(".flash")),
 	)
+	b.submit("save question 2", chromedp.Click(chromedp.CSS(`button[value="another"]`)))
 	b.screenshot("question-form")
 	b.run("question 3 (multiple)",
 		chromedp.SendKeys(chromedp.CSS("#text"), "Which are found in animal cells?"),
@@ -382,7 +397,10 @@ func TestBrowserExamDay(t *testing.T) {
 	}
 
 	// --- close, results, export ---
-	b.run("close", chromedp.Click(chromedp.CSS("#close")), chromedp.WaitVisible(chromedp.CSS(".flash")))
+	b.submit("close", chromedp.Click(chromedp.CSS("#close")))
+	if got := b.text(".flash"); !strings.Contains(got, "closed") {
+		t.Fatalf("after close: %q", got)
+	}
 	eventually(t, "the exam graded", func() bool {
 		ex, err := e.p.Commands.Repo.LoadExam(ctx, examID)
 		return err == nil && ex.GradeRound > 0
@@ -454,7 +472,8 @@ func TestBrowserExamDay(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#diff")),
 	)
 	diff := b.text("#diff tbody")
-	if !strings.Contains(diff, "s1@school.test\tStudent One\t4\t1.5") || !strings.Contains(diff, "s2@school.test\tStudent Two\t1.5\t4") {
+	if !strings.Contains(diff, "s1@school.test\tStudent One\t3.5 (set by hand; computed 4)\t1.5") ||
+		!strings.Contains(diff, "s2@school.test\tStudent Two\t1.5\t4") {
 		t.Fatalf("regrade preview: %q", diff)
 	}
 	b.screenshot("regrade-preview")
@@ -487,7 +506,8 @@ func TestBrowserExamDay(t *testing.T) {
 	if got := b.text(".flash"); !strings.Contains(got, "regraded") {
 		t.Fatalf("after confirming: %q", got)
 	}
-	if got := b.text("#results tbody"); !strings.Contains(got, "s2@school.test\tStudent Two\t4\t4") {
+	if got := b.text("#results tbody"); !strings.Contains(got, "s2@school.test\tStudent Two\t4\t4") ||
+		!strings.Contains(got, "s1@school.test\tStudent One\t1.5\t4") {
 		t.Fatalf("results after the regrade: %q", got)
 	}
 	if ex, _ := e.p.Commands.Repo.LoadExam(ctx, examID); ex.KeyCorrections != 1 || ex.Questions[0].Correct[0] != "b" {

@@ -266,8 +266,12 @@ type scoreDiff struct {
 	StudentID string
 	Email     string
 	FullName  string
-	Old       float64
-	New       float64
+	// Old is the computed score under the key in force, New under the
+	// corrected key; Current is the score in force now, which differs from
+	// Old when it was set by hand (Overridden): the regrade replaces it.
+	Old, New   float64
+	Current    float64
+	Overridden bool
 }
 
 type keyPreview struct {
@@ -350,6 +354,17 @@ func (h *Handler) keyPreview(c *gin.Context) {
 		h.failErr(c, err)
 		return
 	}
+	inForce := map[string]projections.ResultRow{}
+	if p.Graded {
+		rows, err := h.reads.ExamResults(ctx, e.ID)
+		if err != nil {
+			h.failErr(c, err)
+			return
+		}
+		for _, r := range rows {
+			inForce[r.StudentID] = r
+		}
+	}
 	before, after := domain.GradeExam(e, attempts), domain.GradeExam(&corrected, attempts)
 	p.Attempts = len(after)
 	for i := range after {
@@ -357,10 +372,14 @@ func (h *Handler) keyPreview(c *gin.Context) {
 			p.Unchanged++
 			continue
 		}
-		d := scoreDiff{StudentID: after[i].StudentID, Old: before[i].Score, New: after[i].Score}
+		d := scoreDiff{StudentID: after[i].StudentID, Old: before[i].Score, New: after[i].Score, Current: before[i].Score}
+		if r, ok := inForce[d.StudentID]; ok {
+			d.Current, d.Overridden = r.Score, r.Overridden
+		}
 		d.Email, d.FullName = h.userLabel(ctx, d.StudentID)
 		p.Changes = append(p.Changes, d)
 	}
+	sort.SliceStable(p.Changes, func(i, j int) bool { return p.Changes[i].Email < p.Changes[j].Email })
 	h.render(c, http.StatusOK, "key_preview.html", page{Title: "Confirm the correction", Nav: "exams", Data: p})
 }
 

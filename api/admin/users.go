@@ -99,6 +99,11 @@ func (h *Handler) createUser(c *gin.Context) {
 		h.formError(c, err, "user_form.html", page{Title: "New user", Nav: "users", Data: f})
 		return
 	}
+	// The list reads the directory: wait briefly so the new user is on it.
+	h.await(ctx, func(ctx context.Context) bool {
+		_, ok, err := h.reads.User(ctx, res.User.ID)
+		return err == nil && ok
+	})
 	c.Redirect(http.StatusSeeOther, "/admin/users/"+url.PathEscape(res.User.ID)+"?ok=user_created")
 }
 
