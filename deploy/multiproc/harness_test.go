@@ -294,9 +294,12 @@ func startDeployment(t *testing.T) *deployment {
 	// Log tails of every child on failure; registered first so it runs
 	// after the children are stopped.
 	t.Cleanup(func() {
-		if t.Failed() {
-			for _, p := range d.procs {
+		for _, p := range d.procs {
+			if t.Failed() {
 				t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.tail(40))
+			}
+			if errs := p.grep(`"level":"ERROR"`, 1000); len(errs) > 0 {
+				t.Logf("%s logged %d errors; the first: %s", p.name, len(errs), strings.Join(errs[:min(len(errs), 3)], "\n"))
 			}
 		}
 	})
@@ -448,6 +451,27 @@ func (d *deployment) waitRedis() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// redisKeys is DBSIZE of the deployment's Redis.
+func (d *deployment) redisKeys() (int, error) {
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", d.redisPort), time.Second)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conn.Write([]byte("DBSIZE\r\n")); err != nil {
+		return 0, err
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	if !strings.HasPrefix(line, ":") {
+		return 0, fmt.Errorf("DBSIZE: %q", line)
+	}
+	return strconv.Atoi(strings.TrimSpace(line[1:]))
 }
 
 // waitReady waits for an examd's /readyz.

@@ -72,6 +72,9 @@ func TestDistributedDeployment(t *testing.T) {
 		t.Fatalf("setup: distributed: %v; embedded: %v", distErr, embErr)
 	}
 	t.Logf("setup done: level, doctor and %d students on both sites; embedded exam day graded", examDayStudents)
+	if err := varied(embDay); err != nil {
+		t.Fatalf("the reference exam day: %v", err)
+	}
 
 	var numbers []string
 	t.Run("ExamDayThroughNginxWithAReplicaKilled", func(t *testing.T) {
@@ -132,6 +135,26 @@ func (s *site) playExam(title string, idx []int, seed uint64) (map[string]result
 	return s.closeAndResults(examID, len(idx), gradeTimeout)
 }
 
+// varied guards the comparison against a degenerate reference: the scripts
+// must produce many different scores, all out of the exam's maximum.
+func varied(rows map[string]resultRow) error {
+	maxScore := 0.0
+	for _, q := range questions {
+		maxScore += q.points
+	}
+	distinct := map[float64]bool{}
+	for email, r := range rows {
+		if !same(r.MaxScore, maxScore) {
+			return fmt.Errorf("%s: max_score %v, want %v", email, r.MaxScore, maxScore)
+		}
+		distinct[r.Score] = true
+	}
+	if len(distinct) < 5 {
+		return fmt.Errorf("only %d distinct scores among %d students", len(distinct), len(rows))
+	}
+	return nil
+}
+
 // examDay is the measured exam day through nginx. It returns the numbers.
 func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]resultRow) []string {
 	examID, err := s.createExam("Exam day")
@@ -169,6 +192,10 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 
 	// Lag probes at steady load: a user created, then polled for in
 	// GET /users.
+	// The probes use their own client: the exam day's numbers are the
+	// students' requests only.
+	ps := *s
+	ps.c = newClient("nginx-probe", d.baseURL(), d.runID)
 	stop := make(chan struct{})
 	var lags []time.Duration
 	var probeErr error
@@ -182,12 +209,12 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 				return
 			case <-time.After(300 * time.Millisecond):
 			}
-			email, err := s.createProbeUser("load")
+			email, err := ps.createProbeUser("load")
 			if err != nil {
 				probeErr = err
 				return
 			}
-			lag, err := s.waitUserVisible(email, 10*time.Millisecond, 30*time.Second)
+			lag, err := ps.waitUserVisible(email, 10*time.Millisecond, 30*time.Second)
 			if err != nil {
 				probeErr = err
 				return
@@ -239,6 +266,16 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 	if probeErr != nil {
 		t.Errorf("lag probe: %v", probeErr)
 	}
+	if f := ps.c.failed(); len(f) > 0 {
+		t.Errorf("%d failed lag-probe requests:\n%s", len(f), strings.Join(f[:min(len(f), 10)], "\n"))
+	}
+	if len(lags) == 0 {
+		t.Errorf("no lag measured during the exam day")
+	}
+	served := len(d.nginxLog("access.log", `"upstream_addr":"`+victim.addr, 1000000))
+	if served == 0 {
+		t.Errorf("nginx never sent a request to %s (%s): killing it proved nothing", victim.name, victim.addr)
+	}
 	var failed []string
 	for _, i := range idx {
 		if outs[i].err != nil {
@@ -255,7 +292,7 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 			multi++
 		}
 	}
-	t.Logf("nginx passed %d requests on to another replica after a failed try", multi)
+	t.Logf("nginx sent %d requests to %s; it passed %d requests on to another replica after a failed try", served, victim.name, multi)
 
 	got, err := s.closeAndResults(examID, len(idx), gradeTimeout)
 	if err != nil {
@@ -373,6 +410,9 @@ func redisOutage(t *testing.T, d *deployment, ds, es *site, idx []int) {
 	ref := playReference(es, "Redis outage", idx, seedRedis)
 	examID := scenarioExam(t, ds, "Redis outage", idx)
 	fetchAll(t, ds, examID, idx, "before the outage (warms the cache)")
+	if n, err := d.redisKeys(); err != nil || n == 0 {
+		t.Errorf("Redis holds %d keys after the students fetched the exam (err %v): is the cache in use at all?", n, err)
+	}
 	d.redis.kill()
 	fetchAll(t, ds, examID, idx, "Redis down")
 	half := len(idx) / 2
@@ -381,6 +421,9 @@ func redisOutage(t *testing.T, d *deployment, ds, es *site, idx []int) {
 	d.mustStart(d.redis)
 	d.waitRedis()
 	fetchAll(t, ds, examID, idx, "Redis back")
+	if n, err := d.redisKeys(); err != nil || n == 0 {
+		t.Errorf("Redis holds %d keys after it came back and the students fetched the exam (err %v)", n, err)
+	}
 	more := ds.runStudents(examID, idx[half:], seedRedis, nil)
 	failOutcomes(t, ds, "Redis back", more)
 	for i, o := range more {
