@@ -136,6 +136,9 @@ func createAdmin(cfg platform.Config, args []string) error {
 func rebuild(cfg platform.Config) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx := context.Background()
+	if cfg.Distributed() {
+		return rebuildShared(ctx, cfg)
+	}
 	p, err := platform.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -156,5 +159,27 @@ func rebuild(cfg platform.Config) error {
 	_ = bar.Finish()
 	took := time.Since(start)
 	fmt.Fprintf(os.Stderr, "\nreplayed %d events in %s (%.0f events/s)\n", runner.Applied(), took.Round(time.Millisecond), float64(runner.Applied())/took.Seconds())
+	return nil
+}
+
+// rebuildShared rebuilds the PostgreSQL read models from the event log.
+func rebuildShared(ctx context.Context, cfg platform.Config) error {
+	var bar *progressbar.ProgressBar
+	start := time.Now()
+	n, err := platform.RebuildReadModels(ctx, cfg, func(done, total uint64) {
+		if bar == nil {
+			bar = progressbar.NewOptions64(int64(total), progressbar.OptionSetDescription("replaying events into PostgreSQL"),
+				progressbar.OptionShowCount(), progressbar.OptionSetWriter(os.Stderr), progressbar.OptionThrottle(100*time.Millisecond))
+		}
+		_ = bar.Set64(int64(done))
+	})
+	if err != nil {
+		return err
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	took := time.Since(start)
+	fmt.Fprintf(os.Stderr, "\nreplayed %d events into the PostgreSQL read models in %s (%.0f events/s)\n", n, took.Round(time.Millisecond), float64(n)/took.Seconds())
 	return nil
 }

@@ -215,3 +215,14 @@ func queryDoc[T any](ctx context.Context, q interface {
 	}
 	return v, true, nil
 }
+
+// Reset empties the read models and their per-stream checkpoints (not the
+// images, which are not projected, nor the partition offsets, which stay
+// true lower bounds of what the projectors consumed), so a replay of the
+// whole event log can rebuild them. Stop the projectors first.
+func (s *Store) Reset(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `TRUNCATE rm_applied, rm_exams, rm_levels, rm_users, rm_results`); err != nil {
+		return fmt.Errorf("pgread: reset: %w", err)
+	}
+	return nil
+}
