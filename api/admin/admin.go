@@ -6,14 +6,17 @@
 // models, and the exports and imports are served by the API's own routes
 // through an in-process sub-request.
 //
-// Sessions: logging in runs the Login command (password check, throttle)
-// and keeps its two tokens in HttpOnly cookies scoped to /admin/ with
-// SameSite=Strict (Secure over TLS or behind a proxy that says https). The
-// access token is re-issued through the Refresh command (which honours
-// revocation) when it expires; every request reloads the user from its
-// stream, so a deactivation or a role change applies at once. Each form
-// carries a CSRF token, an HMAC of the session's refresh-token family, and
-// a POST without the right one is refused (403) before any command runs.
+// Sessions: logging in runs the Login command (password check, throttle),
+// which starts a refresh-token family in the event store; the refresh token
+// goes in an HttpOnly cookie scoped to /admin/ with SameSite=Strict (Secure
+// over TLS or behind a proxy that says https) and is the session. Every
+// request checks it against the family's stream (logging out revokes the
+// family through the Logout command, on every replica at once; a session
+// lasts at most Config.SessionTTL) and reloads the user from its stream, so a
+// deactivation or a role change applies at once. The token is not rotated,
+// so parallel requests to several replicas cannot race. Each form carries a
+// CSRF token, an HMAC of the session's family under Config.CSRFKey, and a
+// POST without the right one is refused (403) before any command runs.
 // Pages are sent with a strict Content-Security-Policy: no inline script or
 // style, everything from the binary's embedded assets.
 package admin
@@ -32,7 +35,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/examhall/exam/api"
@@ -52,9 +54,10 @@ var staticFS embed.FS
 const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
-// Tokens is what the admin needs of the token issuer (auth.TokenIssuer).
+// Tokens is what the admin needs of the token issuer (auth.TokenIssuer):
+// sessions are refresh tokens; in-process API sub-requests use a fresh
+// access token.
 type Tokens interface {
-	ParseAccess(token string) (auth.AccessClaims, error)
 	ParseRefresh(token string) (auth.RefreshClaims, error)
 	IssueAccess(userID, role string) (string, time.Time, error)
 }
@@ -67,10 +70,14 @@ type Config struct {
 	Images   api.ImageSource // optional: without it no image is shown
 	Tokens   Tokens
 	Log      *slog.Logger
-	// CSRFKey signs the forms' CSRF tokens. Optional: a random key per
-	// process (forms rendered before a restart then have to be reloaded).
+	// CSRFKey signs the forms' CSRF tokens; replicas behind one load
+	// balancer must share it. Optional: a random key per process, right for
+	// one examd (forms rendered before a restart then have to be reloaded).
 	CSRFKey []byte
-	// Now is the clock (default time.Now); it only decides cookie lifetimes.
+	// SessionTTL bounds a session from its login (default 12 hours).
+	SessionTTL time.Duration
+	// Now is the platform's clock (default time.Now), the one tokens and
+	// sessions are stamped with.
 	Now func() time.Time
 }
 
@@ -104,11 +111,9 @@ type Handler struct {
 	now    func() time.Time
 	pages  map[string]*template.Template
 	// engine serves the API's routes for in-process sub-requests (exports,
-	// imports), set by Register.
-	engine *gin.Engine
-
-	refreshMu sync.Mutex
-	refreshed map[string]refreshedTokens
+	// imports), set by Routes.
+	engine     *gin.Engine
+	sessionTTL time.Duration
 }
 
 // New checks the configuration and parses the templates.
@@ -122,6 +127,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
 	key := cfg.CSRFKey
 	if len(key) == 0 {
 		key = make([]byte, 32)
@@ -130,7 +138,7 @@ func New(cfg Config) (*Handler, error) {
 		}
 	}
 	h := &Handler{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, images: cfg.Images, tokens: cfg.Tokens,
-		log: cfg.Log, key: key, now: cfg.Now, refreshed: map[string]refreshedTokens{}}
+		log: cfg.Log, key: key, now: cfg.Now, sessionTTL: cfg.SessionTTL}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/examhall/exam/api/admin"
+	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 )
 
@@ -57,7 +58,7 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("wrong password: %d", p.status)
 		}
 		for _, ck := range c.jar.Cookies(mustURL(t, e.srv.URL+"/admin/")) {
-			if ck.Name == admin.RefreshCookie {
+			if ck.Name == admin.SessionCookie {
 				t.Fatal("a failed login set a session cookie")
 			}
 		}
@@ -70,15 +71,43 @@ func TestLogin(t *testing.T) {
 			t.Fatalf("login without token: %d, want 403", p.status)
 		}
 	})
+	t.Run("a deactivated user is signed out at once", func(t *testing.T) {
+		d := e.user(domain.RoleDoctor, "Short Lived", "")
+		c := e.client()
+		c.mustLogin(d.Email, password)
+		if p := c.get("/admin/"); p.status != http.StatusOK {
+			t.Fatalf("before: %d", p.status)
+		}
+		active := false
+		if _, err := e.p.Commands.UpdateUser.Handle(context.Background(), e.meta(e.admin),
+			commands.UpdateUserInput{UserID: d.ID, Patch: domain.UserPatch{Active: &active}}); err != nil {
+			t.Fatal(err)
+		}
+		if p := c.get("/admin/"); p.status != http.StatusSeeOther {
+			t.Fatalf("after deactivation: %d, want a redirect to the login", p.status)
+		}
+	})
 	t.Run("logout ends the session", func(t *testing.T) {
 		c := e.client()
 		c.mustLogin(adminEmail, adminPassword)
+		var cookie string
+		for _, ck := range c.jar.Cookies(mustURL(t, e.srv.URL+"/admin/")) {
+			if ck.Name == admin.SessionCookie {
+				cookie = ck.Value
+			}
+		}
 		tok := c.csrf("/admin/")
 		if p := c.post("/admin/logout", url.Values{"csrf_token": {tok}}); p.status != http.StatusSeeOther {
 			t.Fatalf("logout: %d", p.status)
 		}
 		if p := c.get("/admin/"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/admin/login") {
 			t.Fatalf("after logout: %d %q", p.status, p.header.Get("Location"))
+		}
+		// The cookie itself is dead, not just deleted: replaying it fails.
+		replay := e.client()
+		replay.jar.SetCookies(mustURL(t, e.srv.URL+"/admin/"), []*http.Cookie{{Name: admin.SessionCookie, Value: cookie, Path: "/admin/"}})
+		if p := replay.get("/admin/"); p.status != http.StatusSeeOther {
+			t.Fatalf("a logged-out session cookie replayed: %d", p.status)
 		}
 	})
 }
@@ -117,7 +146,7 @@ func TestCookieFlagsAndHeaders(t *testing.T) {
 					t.Errorf("cookie %s: HttpOnly=%v SameSite=%v Path=%q Secure=%v", ck.Name, ck.HttpOnly, ck.SameSite, ck.Path, ck.Secure)
 				}
 			}
-			if !seen[admin.RefreshCookie] || !seen[admin.AccessCookie] {
+			if !seen[admin.SessionCookie] {
 				t.Fatalf("session cookies missing: %v", seen)
 			}
 		})

@@ -91,6 +91,11 @@ func screenshotDir(t *testing.T) string {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatalf("screenshots dir: %v", err)
 	}
+	// Drop the previous run's pictures, so the folder shows this run only.
+	old, _ := filepath.Glob(filepath.Join(out, "[0-9][0-9]-*.png"))
+	for _, f := range old {
+		_ = os.Remove(f)
+	}
 	return out
 }
 
@@ -538,7 +543,15 @@ func TestBrowserExamDay(t *testing.T) {
 	}
 	b.screenshot("stats")
 
-	// The phone layout of the exam page.
-	b.run("phone width", chromedp.EmulateViewport(390, 844), b.open(examPath), chromedp.WaitVisible(chromedp.CSS("h1")))
+	// On a phone, pages fit the width: nothing scrolls sideways but tables.
+	for _, p := range []string{examPath, examPath + "/results", examPath + "/questions/" + q1 + "/key"} {
+		b.run("phone "+p, chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile), b.open(p), chromedp.WaitVisible(chromedp.CSS("h1")))
+		over, err := value(b, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+		if err != nil || over {
+			t.Errorf("%s is wider than a phone (%v)", p, err)
+		}
+	}
+	b.screenshot("key-form-phone")
+	b.run("phone exam page", b.open(examPath), chromedp.WaitVisible(chromedp.CSS("h1")))
 	b.screenshot("exam-phone")
 }

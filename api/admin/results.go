@@ -212,6 +212,13 @@ func (h *Handler) importResults(c *gin.Context) {
 		out.Error = "The file was not imported."
 	}
 	out.Fields, out.Rows = fail.Error.Details.Fields, fail.Error.Details.Rows
+	if len(out.Rows) > 0 {
+		// The table below says it all, in the words of the rows.
+		out.Error = fmt.Sprintf("%d row(s) have problems; nothing was imported. Correct them and import the file again.", len(out.Rows))
+		out.Fields = nil
+	} else if msg := out.Fields["file"]; msg != "" {
+		out.Error, out.Fields = "The file "+msg+".", nil
+	}
 	status := rec.status
 	if status >= 500 {
 		status = http.StatusBadGateway

@@ -3,9 +3,9 @@ package admin
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,13 +14,15 @@ import (
 	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore"
 	"github.com/gin-gonic/gin"
 )
 
-// Cookie names. All are HttpOnly, SameSite=Strict, Path=/admin/.
+// Cookie names. Both are HttpOnly, SameSite=Strict, Path=/admin/.
 const (
-	RefreshCookie = "examhall_admin_session"
-	AccessCookie  = "examhall_admin_access"
+	// SessionCookie holds the refresh token the Login command issued: it
+	// names the session (user, refresh-token family, generation).
+	SessionCookie = "examhall_admin_session"
 	// LoginCookie binds the login form's CSRF token before there is a session.
 	LoginCookie = "examhall_admin_login"
 	cookiePath  = "/admin/"
@@ -46,27 +48,16 @@ func secureRequest(r *http.Request) bool {
 	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-func (h *Handler) setCookie(c *gin.Context, name, value string, expires time.Time) {
-	maxAge := int(time.Until(expires).Seconds())
-	if value == "" || maxAge <= 0 {
-		maxAge = -1
+func (h *Handler) setCookie(c *gin.Context, name, value string, maxAge time.Duration) {
+	age := int(maxAge.Seconds())
+	if value == "" || age <= 0 {
+		age = -1
 	}
-	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: cookiePath, MaxAge: maxAge,
+	http.SetCookie(c.Writer, &http.Cookie{Name: name, Value: value, Path: cookiePath, MaxAge: age,
 		HttpOnly: true, Secure: secureRequest(c.Request), SameSite: http.SameSiteStrictMode})
 }
 
-func (h *Handler) clearSession(c *gin.Context) {
-	h.setCookie(c, RefreshCookie, "", time.Time{})
-	h.setCookie(c, AccessCookie, "", time.Time{})
-}
-
-func (h *Handler) setTokens(c *gin.Context, t commands.Tokens) {
-	// Lifetimes come from the tokens, issued on the platform's clock; the
-	// cookie's Max-Age is measured from now on this one, which is close
-	// enough for a cookie (the token's own expiry is what is enforced).
-	h.setCookie(c, RefreshCookie, t.RefreshToken, time.Now().Add(t.RefreshExpiresAt.Sub(h.now())))
-	h.setCookie(c, AccessCookie, t.AccessToken, time.Now().Add(t.AccessExpiresAt.Sub(h.now())))
-}
+func (h *Handler) clearSession(c *gin.Context) { h.setCookie(c, SessionCookie, "", 0) }
 
 // loginData is the login form.
 type loginData struct {
@@ -88,7 +79,7 @@ func (h *Handler) renderLogin(c *gin.Context, status int, d loginData, msg strin
 		b := make([]byte, 24)
 		_, _ = rand.Read(b)
 		binding = base64.RawURLEncoding.EncodeToString(b)
-		h.setCookie(c, LoginCookie, binding, time.Now().Add(12*time.Hour))
+		h.setCookie(c, LoginCookie, binding, 12*time.Hour)
 	}
 	h.render(c, status, "login.html", page{Title: "Sign in", Error: msg, CSRF: h.csrfToken("login|" + binding), Data: d})
 }
@@ -127,7 +118,7 @@ func (h *Handler) login(c *gin.Context) {
 		h.render(c, http.StatusForbidden, "refused.html", page{Title: "Not for students"})
 		return
 	}
-	h.setTokens(c, t)
+	h.setCookie(c, SessionCookie, t.RefreshToken, min(h.sessionTTL, t.RefreshExpiresAt.Sub(h.now())))
 	next := d.Next
 	if next == "" {
 		next = "/admin/"
@@ -146,7 +137,7 @@ func safeNext(next string) string {
 }
 
 func (h *Handler) logout(c *gin.Context) {
-	if rt, _ := c.Cookie(RefreshCookie); rt != "" {
+	if rt, _ := c.Cookie(SessionCookie); rt != "" {
 		if err := h.cmd.Logout.Handle(c.Request.Context(), h.meta(c), rt); err != nil {
 			h.failErr(c, err)
 			return
@@ -180,68 +171,58 @@ func (h *Handler) session(c *gin.Context) {
 	c.Next()
 }
 
-// currentSession reads the cookies: the refresh token names the session
-// (its family binds the CSRF tokens); a valid access token of the same
-// user saves a refresh, else the Refresh command rotates both (and refuses
-// a revoked family). The user is then loaded from its stream: active staff
-// only.
+// currentSession checks the session cookie on every request, on whichever
+// replica serves it: the refresh token's signature and expiry; its family's
+// stream in the event store (not revoked by a logout or a detected reuse,
+// at the generation the token names, started less than the session lifetime
+// ago); and the user, loaded from its stream: active. The token is never
+// rotated here, so requests sent together (a page and its images, to
+// several replicas) cannot trip the reuse detection.
 func (h *Handler) currentSession(c *gin.Context) (*session, bool) {
-	rt, _ := c.Cookie(RefreshCookie)
+	rt, _ := c.Cookie(SessionCookie)
 	if rt == "" {
 		return nil, false
 	}
-	rc, err := h.tokens.ParseRefresh(rt)
+	claims, err := h.tokens.ParseRefresh(rt)
 	if err != nil {
 		return nil, false
 	}
 	ctx := c.Request.Context()
-	at, _ := c.Cookie(AccessCookie)
-	ac, err := h.tokens.ParseAccess(at)
-	if err != nil || ac.UserID != rc.UserID {
-		t, err := h.refresh(ctx, c, rt)
-		if err != nil {
-			if !errors.Is(err, domain.ErrUnauthenticated) {
-				h.log.Warn("admin: refresh failed", "request_id", api.RequestIDFrom(c), "err", err)
-			}
-			return nil, false
-		}
-		h.setTokens(c, t)
+	live, err := h.liveSession(ctx, claims.FamilyID, claims.UserID, claims.Generation)
+	if err != nil {
+		h.log.Warn("admin: session check failed", "request_id", api.RequestIDFrom(c), "err", err)
+		return nil, false
 	}
-	u, err := h.cmd.Repo.LoadUser(ctx, rc.UserID)
+	if !live {
+		return nil, false
+	}
+	u, err := h.cmd.Repo.LoadUser(ctx, claims.UserID)
 	if err != nil || !u.Exists() || !u.Active {
 		return nil, false
 	}
-	return &session{user: u, family: rc.FamilyID}, true
+	return &session{user: u, family: claims.FamilyID}, true
 }
 
-// refreshedTokens remembers a rotation for a moment, so that requests sent
-// together with the same expired access token (a page and its images) share
-// one rotation: presenting the rotated token again would revoke the family.
-type refreshedTokens struct {
-	tokens commands.Tokens
-	until  time.Time
-}
-
-const refreshGrace = 30 * time.Second
-
-func (h *Handler) refresh(ctx context.Context, c *gin.Context, rt string) (commands.Tokens, error) {
-	sum := sha256.Sum256([]byte(rt))
-	k := string(sum[:])
-	h.refreshMu.Lock()
-	defer h.refreshMu.Unlock()
-	now := time.Now()
-	for key, r := range h.refreshed {
-		if now.After(r.until) {
-			delete(h.refreshed, key)
-		}
-	}
-	if r, ok := h.refreshed[k]; ok {
-		return r.tokens, nil
-	}
-	t, err := h.cmd.Refresh.Handle(ctx, commands.Meta{RequestID: api.RequestIDFrom(c)}, rt)
+// liveSession folds the family's stream.
+func (h *Handler) liveSession(ctx context.Context, family, userID string, generation int) (bool, error) {
+	recs, err := h.events.Query(ctx, eventstore.Filter{StreamID: domain.SessionStream(family), Limit: 10_000})
 	if err != nil {
-		return commands.Tokens{}, err
+		return false, fmt.Errorf("admin: load session: %w", err)
 	}
-	h.refreshed[k] = refreshedTokens{tokens: t, until: now.Add(refreshGrace)}
-	return t, nil
+	var s domain.Session
+	var started time.Time
+	for _, rec := range recs {
+		data, err := domain.DecodeEvent(rec.Type, rec.Data)
+		if errors.Is(err, domain.ErrUnknownEventType) {
+			continue
+		} else if err != nil {
+			return false, fmt.Errorf("admin: load session: %w", err)
+		}
+		if st, ok := data.(*domain.SessionStarted); ok {
+			started = st.StartedAt
+		}
+		s.Apply(rec.Version, data)
+	}
+	return s.FamilyID == family && s.UserID == userID && !s.Revoked && s.Generation == generation &&
+		h.now().Sub(started) < h.sessionTTL, nil
 }
