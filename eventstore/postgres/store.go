@@ -74,7 +74,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"log/slog"
 	"math"
 	"strings"
@@ -86,6 +85,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/examhall/exam/eventstore"
+	"github.com/examhall/exam/internal/pgmigrate"
 )
 
 // Config configures Open. URL is required.
@@ -211,8 +211,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg:     cfg,
 		log:     log,
 		pool:    pool,
-		lockKey: hashKey("examhall/eventstore/append\x00" + cfg.Schema),
-		channel: fmt.Sprintf("examhall_events_%016x", uint64(hashKey("examhall/eventstore/notify\x00"+cfg.Schema))),
+		lockKey: pgmigrate.HashKey("examhall/eventstore/append\x00" + cfg.Schema),
+		channel: fmt.Sprintf("examhall_events_%016x", uint64(pgmigrate.HashKey("examhall/eventstore/notify\x00"+cfg.Schema))),
 		sql:     buildStatements(cfg.Schema),
 		reqs:    make(chan *appendReq, cfg.MaxBatchAppends),
 		stop:    make(chan struct{}),
@@ -227,13 +227,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	go s.commitLoop()
 	log.Info("event store opened", "head", head)
 	return s, nil
-}
-
-// hashKey maps a name to a 64-bit advisory lock key.
-func hashKey(name string) int64 {
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(name))
-	return int64(h.Sum64())
 }
 
 func buildStatements(schema string) statements {
