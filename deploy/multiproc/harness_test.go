@@ -294,6 +294,13 @@ func startDeployment(t *testing.T) *deployment {
 	// Log tails of every child on failure; registered first so it runs
 	// after the children are stopped.
 	t.Cleanup(func() {
+		if d.nginxPrefix != "" {
+			if t.Failed() {
+				errLog := &proc{logPath: filepath.Join(d.nginxPrefix, "logs", "error.log")}
+				t.Logf("---- last lines of nginx's error.log ----\n%s", errLog.tail(40))
+			}
+			_ = os.RemoveAll(d.nginxPrefix)
+		}
 		for _, p := range d.procs {
 			if t.Failed() {
 				t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.tail(40))
@@ -569,7 +576,7 @@ func (d *deployment) startNginx(bin string) *proc {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	d.t.Cleanup(func() { _ = os.RemoveAll(prefix) })
+	d.nginxPrefix = prefix // removed, after its error log is shown, when the test ends
 	if err := os.Chmod(prefix, 0o755); err != nil {
 		d.t.Fatal(err)
 	}
@@ -592,7 +599,6 @@ func (d *deployment) startNginx(bin string) *proc {
 	}
 	p := d.newProc("nginx", bin, []string{"-p", prefix + "/", "-c", filepath.Join(prefix, "nginx.conf"),
 		"-e", filepath.Join(prefix, "logs", "error.log"), "-g", "daemon off;"}, cleanEnv())
-	d.nginxPrefix = prefix
 	d.mustStart(p)
 	return p
 }

@@ -26,6 +26,15 @@ const (
 	gradeTimeout   = 90 * time.Second
 )
 
+// TestMain removes the examd binary the test built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildPath != "" {
+		_ = os.RemoveAll(filepath.Dir(buildPath))
+	}
+	os.Exit(code)
+}
+
 // TestDistributedDeployment runs the distributed platform as separate
 // processes behind nginx: an exam day with a replica killed mid-exam, then
 // Redis, the projectors and Kafka taken down in turn. Every score is
