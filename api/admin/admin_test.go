@@ -1,7 +1,9 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
@@ -208,6 +210,28 @@ func TestCSRF(t *testing.T) {
 			}
 		})
 	}
+	t.Run("multipart form without a token", func(t *testing.T) {
+		lvl := e.level("L2")
+		res, err := e.p.Commands.DraftExam.Handle(context.Background(), e.meta(e.admin), domain.ExamDraftInput{Title: "T", LevelID: lvl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := e.head()
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		_ = mw.WriteField("text", "Forged question")
+		_ = mw.WriteField("kind", "true_false")
+		_ = mw.WriteField("correct", "true")
+		_ = mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/admin/exams/"+res.Exam.ID+"/questions", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if p := c.do(req); p.status != http.StatusForbidden {
+			t.Fatalf("multipart POST without a token: %d", p.status)
+		}
+		if e.head() != before {
+			t.Fatal("a refused multipart form changed something")
+		}
+	})
 	t.Run("the right token works", func(t *testing.T) {
 		before := e.head()
 		p := c.post("/admin/levels", url.Values{"csrf_token": {good}, "name": {"Level A"}})

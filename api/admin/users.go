@@ -16,12 +16,13 @@ import (
 const usersPageSize = 25
 
 type usersData struct {
-	Users  []*domain.User
-	Levels []domain.Level
-	Role   string
-	Level  string
-	Query  string
-	Next   string // the query string of the next page, "" on the last
+	Users      []*domain.User
+	Levels     []domain.Level
+	LevelNames map[string]string
+	Role       string
+	Level      string
+	Query      string
+	Next       string // the query string of the next page, "" on the last
 }
 
 func (h *Handler) levelNames(ctx context.Context) (map[string]string, []domain.Level, error) {
@@ -53,7 +54,7 @@ func (h *Handler) listUsers(c *gin.Context) {
 		q := url.Values{"role": {d.Role}, "level": {d.Level}, "q": {d.Query}, "after": {users[len(users)-1].ID}}
 		d.Next = "/admin/users?" + q.Encode()
 	}
-	if _, d.Levels, err = h.levelNames(ctx); err != nil {
+	if d.LevelNames, d.Levels, err = h.levelNames(ctx); err != nil {
 		h.failErr(c, err)
 		return
 	}
