@@ -167,25 +167,44 @@ func topicsFor(p projections.DurableProjection) []string {
 // relay connects, and reconnects, in the background.
 func (p *Platform) startKafkaRelay(runCtx context.Context, cfg Config) error {
 	log := p.Log.With("component", "relay.kafka")
+	// With a shared store, of several relay processes one publishes and
+	// the others stand by (two would publish everything twice).
+	lead := func(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }
+	if l, ok := p.Store.(leader); ok {
+		lead = func(ctx context.Context, fn func(context.Context) error) error {
+			return l.Lead(ctx, kafkaRelayName, fn)
+		}
+	}
 	p.goRun(func() {
 		retry(runCtx, log, "kafka relay", func() error {
-			if err := ensureTopics(runCtx, cfg); err != nil {
-				return err
-			}
-			pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: cfg.KafkaBrokers, Logger: log})
-			if err != nil {
-				return err
-			}
-			defer pub.Close()
-			r, err := relay.New(relay.Config{Name: kafkaRelayName, Store: p.Store, Checkpoints: p.Store, Publisher: pub, Topics: relay.DefaultTopics, Logger: log})
-			if err != nil {
-				return err
-			}
-			log.Info("relay publishing to kafka", "brokers", cfg.KafkaBrokers)
-			return r.Run(runCtx)
+			return lead(runCtx, func(runCtx context.Context) error { return p.runKafkaRelay(runCtx, cfg, log) })
 		})
 	})
 	return nil
+}
+
+// leader is a store that can elect one process for a singleton role.
+type leader interface {
+	Lead(ctx context.Context, name string, fn func(ctx context.Context) error) error
+}
+
+// runKafkaRelay publishes the store's feed to Kafka until ctx ends or
+// publishing fails (the caller retries).
+func (p *Platform) runKafkaRelay(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if err := ensureTopics(ctx, cfg); err != nil {
+		return err
+	}
+	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: cfg.KafkaBrokers, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	r, err := relay.New(relay.Config{Name: kafkaRelayName, Store: p.Store, Checkpoints: p.Store, Publisher: pub, Topics: relay.DefaultTopics, Logger: log})
+	if err != nil {
+		return err
+	}
+	log.Info("relay publishing to kafka", "brokers", cfg.KafkaBrokers)
+	return r.Run(ctx)
 }
 
 // consumeKafka runs one durable projection as a member of its permanent
