@@ -164,7 +164,10 @@ func (h *Handler) Routes(r *gin.Engine) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.GET("/admin", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/admin/") })
 	g := r.Group("/admin", securityHeaders)
-	g.StaticFS("/static", http.FS(static))
+	// The two assets by name: no directory listing.
+	for _, name := range []string{"admin.css", "admin.js"} {
+		g.StaticFileFS("/static/"+name, name, http.FS(static))
+	}
 	g.GET("/login", h.loginPage)
 	g.POST("/login", h.bodyLimit(64<<10), h.login)
 
@@ -216,7 +219,9 @@ func securityHeaders(c *gin.Context) {
 	hd.Set("X-Content-Type-Options", "nosniff")
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "same-origin")
-	if !strings.HasPrefix(c.Request.URL.Path, "/admin/static/") {
+	if strings.HasPrefix(c.Request.URL.Path, "/admin/static/") {
+		hd.Set("Cache-Control", "public, max-age=300")
+	} else {
 		hd.Set("Cache-Control", "no-store")
 	}
 	c.Next()

@@ -160,6 +160,12 @@ func TestCookieFlagsAndHeaders(t *testing.T) {
 				t.Errorf("%s: CSP %q", path, got)
 			}
 		}
+		if p := c.get("/admin/static/"); p.status == http.StatusOK {
+			t.Error("the static folder is listed")
+		}
+		if p := c.get("/admin/static/admin.js"); p.status != http.StatusOK || !strings.Contains(p.header.Get("Content-Type"), "javascript") {
+			t.Errorf("admin.js: %d %q", p.status, p.header.Get("Content-Type"))
+		}
 		c.mustLogin(adminEmail, adminPassword)
 		p := c.get("/admin/")
 		if got := p.header.Get("Content-Security-Policy"); got != admin.ContentSecurityPolicy {

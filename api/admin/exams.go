@@ -26,6 +26,7 @@ type examsData struct {
 	Exams  []*domain.Exam
 	Status string
 	Levels map[string]string
+	Owners map[string]string // admins see whose exam it is
 	Next   string
 }
 
@@ -50,6 +51,14 @@ func (h *Handler) listExams(c *gin.Context) {
 	if d.Levels, _, err = h.levelNames(ctx); err != nil {
 		h.failErr(c, err)
 		return
+	}
+	if h.actor(c).Role == domain.RoleAdmin {
+		d.Owners = map[string]string{}
+		for _, ex := range exams {
+			if _, done := d.Owners[ex.OwnerID]; !done {
+				_, d.Owners[ex.OwnerID] = h.userLabel(ctx, ex.OwnerID)
+			}
+		}
 	}
 	h.render(c, http.StatusOK, "exams.html", page{Title: "Exams", Nav: "exams", Data: d})
 }
