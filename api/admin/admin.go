@@ -15,8 +15,10 @@
 // lasts at most Config.SessionTTL) and reloads the user from its stream, so a
 // deactivation or a role change applies at once. The token is not rotated,
 // so parallel requests to several replicas cannot race. Each form carries a
-// CSRF token, an HMAC of the session's family under Config.CSRFKey, and a
-// POST without the right one is refused (403) before any command runs.
+// CSRF token, an HMAC keyed with the session cookie (which a page from
+// another site can neither read nor send: HttpOnly, SameSite=Strict), so it
+// needs no server key and holds on every replica; a POST without the right
+// one is refused (403) before any command runs.
 // Pages are sent with a strict Content-Security-Policy: no inline script or
 // style, everything from the binary's embedded assets.
 package admin
@@ -24,12 +26,10 @@ package admin
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -70,10 +70,6 @@ type Config struct {
 	Images   api.ImageSource // optional: without it no image is shown
 	Tokens   Tokens
 	Log      *slog.Logger
-	// CSRFKey signs the forms' CSRF tokens; replicas behind one load
-	// balancer must share it. Optional: a random key per process, right for
-	// one examd (forms rendered before a restart then have to be reloaded).
-	CSRFKey []byte
 	// SessionTTL bounds a session from its login (default 12 hours).
 	SessionTTL time.Duration
 	// Now is the platform's clock (default time.Now), the one tokens and
@@ -107,7 +103,6 @@ type Handler struct {
 	images api.ImageSource
 	tokens Tokens
 	log    *slog.Logger
-	key    []byte
 	now    func() time.Time
 	pages  map[string]*template.Template
 	// engine serves the API's routes for in-process sub-requests (exports,
@@ -130,15 +125,8 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	key := cfg.CSRFKey
-	if len(key) == 0 {
-		key = make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("admin: csrf key: %w", err)
-		}
-	}
 	h := &Handler{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, images: cfg.Images, tokens: cfg.Tokens,
-		log: cfg.Log, key: key, now: cfg.Now, sessionTTL: cfg.SessionTTL}
+		log: cfg.Log, now: cfg.Now, sessionTTL: cfg.SessionTTL}
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -240,19 +228,20 @@ func (h *Handler) bodyLimit(n int64) gin.HandlerFunc {
 
 const csrfField = "csrf_token"
 
-// csrfToken binds a form to a session (its refresh-token family) or, on
-// the login page, to the pre-session cookie.
-func (h *Handler) csrfToken(binding string) string {
-	m := hmac.New(sha256.New, h.key)
-	m.Write([]byte("examhall-admin-csrf|" + binding))
+// csrfToken binds a form to a cookie only this browser holds: the session
+// cookie or, on the login page, the pre-session cookie. The cookie is the
+// HMAC key, so the token (which pages show) does not reveal it.
+func csrfToken(cookie string) string {
+	m := hmac.New(sha256.New, []byte(cookie))
+	m.Write([]byte("examhall-admin-csrf"))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-func (h *Handler) validCSRF(binding, got string) bool {
-	if binding == "" || got == "" {
+func validCSRF(cookie, got string) bool {
+	if cookie == "" || got == "" {
 		return false
 	}
-	return hmac.Equal([]byte(h.csrfToken(binding)), []byte(got))
+	return hmac.Equal([]byte(csrfToken(cookie)), []byte(got))
 }
 
 // csrf refuses a state-changing request whose form lacks the session's
@@ -268,7 +257,7 @@ func (h *Handler) csrf(c *gin.Context) {
 			return
 		}
 	}
-	if !h.validCSRF(sessionFrom(c).family, c.PostForm(csrfField)) {
+	if !validCSRF(sessionFrom(c).cookie, c.PostForm(csrfField)) {
 		h.log.Warn("admin: refused a form without a valid CSRF token", "request_id", api.RequestIDFrom(c), "path", c.Request.URL.Path)
 		h.fail(c, http.StatusForbidden, "This form has expired or did not come from this site. Reload the page and try again.")
 		return
@@ -301,7 +290,7 @@ func (h *Handler) render(c *gin.Context, status int, name string, p page) {
 	}
 	if s := sessionFrom(c); s != nil {
 		p.User = s.user
-		p.CSRF = h.csrfToken(s.family)
+		p.CSRF = csrfToken(s.cookie)
 	}
 	if p.Flash == "" {
 		p.Flash = flashes[c.Query("ok")]

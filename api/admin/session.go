@@ -32,8 +32,9 @@ const sessionKey = "admin.session"
 
 // session is the signed-in staff member of a request.
 type session struct {
-	user   *domain.User
-	family string
+	user *domain.User
+	// cookie is the session cookie's value: the CSRF tokens' key.
+	cookie string
 }
 
 func sessionFrom(c *gin.Context) *session {
@@ -81,7 +82,7 @@ func (h *Handler) renderLogin(c *gin.Context, status int, d loginData, msg strin
 		binding = base64.RawURLEncoding.EncodeToString(b)
 		h.setCookie(c, LoginCookie, binding, 12*time.Hour)
 	}
-	h.render(c, status, "login.html", page{Title: "Sign in", Error: msg, CSRF: h.csrfToken("login|" + binding), Data: d})
+	h.render(c, status, "login.html", page{Title: "Sign in", Error: msg, CSRF: csrfToken(binding), Data: d})
 }
 
 // render overwrites CSRF only when there is a session, so the login page
@@ -90,7 +91,7 @@ func (h *Handler) renderLogin(c *gin.Context, status int, d loginData, msg strin
 func (h *Handler) login(c *gin.Context) {
 	d := loginData{Email: c.PostForm("email"), Next: safeNext(c.PostForm("next"))}
 	binding, _ := c.Cookie(LoginCookie)
-	if !h.validCSRF("login|"+binding, c.PostForm(csrfField)) {
+	if !validCSRF(binding, c.PostForm(csrfField)) {
 		h.fail(c, http.StatusForbidden, "This form has expired or did not come from this site. Reload the page and try again.")
 		return
 	}
@@ -200,7 +201,7 @@ func (h *Handler) currentSession(c *gin.Context) (*session, bool) {
 	if err != nil || !u.Exists() || !u.Active {
 		return nil, false
 	}
-	return &session{user: u, family: claims.FamilyID}, true
+	return &session{user: u, cookie: rt}, true
 }
 
 // liveSession folds the family's stream.

@@ -19,10 +19,6 @@ type adminWiring struct {
 	Images   api.ImageSource
 	Tokens   *auth.TokenIssuer
 	Log      *slog.Logger
-	// CSRFKey signs the admin's CSRF tokens. Replicas behind one load
-	// balancer must share it (derive it from the JWT secret); without it each
-	// process picks a random one.
-	CSRFKey []byte
 	// Now is the platform's clock (optional; sessions are stamped with it).
 	Now func() time.Time
 }
@@ -30,7 +26,7 @@ type adminWiring struct {
 // adminRoutes registers the web admin (/admin/) on the API's engine. A
 // wiring that cannot build the admin is logged and leaves the API alone.
 func adminRoutes(w adminWiring) func(r *gin.Engine, authn gin.HandlerFunc) {
-	cfg := admin.Config{Commands: w.Commands, Reads: w.Reads, Events: w.Events, Images: w.Images, Log: w.Log, CSRFKey: w.CSRFKey, Now: w.Now}
+	cfg := admin.Config{Commands: w.Commands, Reads: w.Reads, Events: w.Events, Images: w.Images, Log: w.Log, Now: w.Now}
 	if w.Tokens != nil {
 		cfg.Tokens = w.Tokens
 	}
