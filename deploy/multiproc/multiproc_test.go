@@ -100,6 +100,12 @@ func TestDistributedDeployment(t *testing.T) {
 	t.Run("KafkaOutage", func(t *testing.T) {
 		numbers = append(numbers, kafkaOutage(t, d, ds, es, few)...)
 	})
+	// Every part is still up (the ones taken down were started again).
+	for _, p := range d.procs {
+		if !p.running() {
+			t.Errorf("%s is not running at the end of the test:\n%s", p.name, p.tail(20))
+		}
+	}
 	writeNumbers(t, numbers)
 }
 
@@ -303,10 +309,12 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 	}
 	t.Logf("nginx sent %d requests to %s; it passed %d requests on to another replica after a failed try", served, victim.name, multi)
 
+	closed := time.Now()
 	got, err := s.closeAndResults(examID, len(idx), gradeTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
+	graded := time.Since(closed)
 	if diffs := compareResults(got, want); len(diffs) > 0 {
 		t.Errorf("%d of %d scores differ from the embedded mode:\n%s", len(diffs), len(idx), strings.Join(diffs[:min(len(diffs), 25)], "\n"))
 	}
@@ -325,6 +333,7 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 			len(idx), sum.requests, sum.wall.Round(time.Millisecond), sum.rate, sum.p50.Round(100*time.Microsecond),
 			sum.p99.Round(100*time.Microsecond), sum.max.Round(time.Millisecond), sum.failures, sum.statuses),
 		fmt.Sprintf("exam day: %s SIGKILLed after %d of %d answers; nginx passed %d requests on to another replica", victim.name, total/3, total, multi),
+		fmt.Sprintf("exam day: close -> graded with all %d result rows listed: %s", len(idx), graded.Round(time.Millisecond)),
 		fmt.Sprintf("read-model lag under that load (user created -> listed by GET /users, polled every 10ms): n=%d p50 %s p99 %s max %s",
 			len(lags), percentile(lags, 0.5).Round(time.Millisecond), percentile(lags, 0.99).Round(time.Millisecond), percentile(lags, 1).Round(time.Millisecond)),
 	}
