@@ -523,10 +523,13 @@ func TestBrowserExamDay(t *testing.T) {
 	// --- audit trail and statistics ---
 	b.run("audit", b.open(examPath+"/audit"), chromedp.WaitVisible(chromedp.CSS("#audit")))
 	audit := b.text("#audit")
-	for _, typ := range []string{"exam.drafted", "exam.published", "exam.closed", "exam.answer_key_corrected"} {
+	for _, typ := range []string{"exam.drafted", "exam.published", "exam.closed", "exam.answer_key_corrected", "grade.score_overridden"} {
 		if !strings.Contains(audit, typ) {
 			t.Errorf("the audit trail lacks %s", typ)
 		}
+	}
+	if n := strings.Count(audit, "exam.graded.v1"); n != 2 {
+		t.Errorf("the audit trail shows %d gradings, want 2 (the first, the regrade)", n)
 	}
 	b.screenshot("audit")
 

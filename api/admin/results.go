@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/domain"
@@ -466,14 +467,40 @@ func (h *Handler) keyConfirm(c *gin.Context) {
 	}
 	dest := "/admin/exams/" + url.PathEscape(e.ID)
 	if e.Status == domain.StatusClosed || e.Status == domain.StatusGraded {
-		m.IfMatch = nil
-		if _, err := h.cmd.GradeExam.Handle(ctx, m, e.ID, "regrade", false); err != nil {
-			h.failErr(c, err)
-			return
+		// The grader regrades when it sees the correction (one writer of
+		// grades, wherever it runs); wait for it, and regrade here only if
+		// it does not come.
+		if !h.awaitRegrade(ctx, e.ID) {
+			m.IfMatch = nil
+			if _, err := h.cmd.GradeExam.Handle(ctx, m, e.ID, "regrade", false); err != nil {
+				h.failErr(c, err)
+				return
+			}
 		}
 		dest += "/results"
 	}
 	c.Redirect(http.StatusSeeOther, dest+"?ok=regraded")
+}
+
+// regradeWait bounds the wait for the grader after a key correction.
+const regradeWait = 10 * time.Second
+
+// awaitRegrade waits until the exam's stream shows a grading that saw every
+// key correction.
+func (h *Handler) awaitRegrade(ctx context.Context, examID string) bool {
+	ctx, cancel := context.WithTimeout(ctx, regradeWait)
+	defer cancel()
+	for {
+		e, err := h.cmd.Repo.LoadExam(ctx, examID)
+		if err == nil && !e.NeedsGrading() {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // --- audit trail ---
