@@ -256,3 +256,49 @@ func TestGradingTwiceAppendsOneRound(t *testing.T) {
 		t.Fatalf("dry run: head %d→%d, changed %v, unchanged %d", head, after, res.Changed, res.Unchanged)
 	}
 }
+
+// A keyed answer save retried after the stream moved on (the replica died
+// after appending, before it recorded the response) decides differently the
+// second time — the first save also started the attempt — so its first
+// event id names an event already stored but not the same append. The
+// retry must answer as for a duplicate and append nothing.
+func TestKeyedAnswerSaveRetriedAfterTheStreamMovedOnAppendsNothing(t *testing.T) {
+	store := openStore(t)
+	ctx := context.Background()
+	r1, r2 := newHandlers(t, store), newHandlers(t, store)
+	level, err := r1.CreateLevel.Handle(ctx, commands.Meta{Actor: admin}, "Year 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doctor := domain.Actor{ID: "doctor-1", Role: domain.RoleDoctor}
+	exam, err := r1.DraftExam.Handle(ctx, commands.Meta{Actor: doctor}, domain.ExamDraftInput{Title: "Quiz", LevelID: level.Level.ID,
+		Questions: []domain.QuestionInput{{ID: "q1", Text: "One?", Kind: domain.KindTrueFalse, Correct: []string{"true"}},
+			{ID: "q2", Text: "Two?", Kind: domain.KindTrueFalse, Correct: []string{"false"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r1.PublishExam.Handle(ctx, commands.Meta{Actor: doctor}, exam.Exam.ID); err != nil {
+		t.Fatal(err)
+	}
+	student := domain.Actor{ID: "student-1", Role: domain.RoleStudent, LevelID: level.Level.ID}
+	first := commands.Meta{Actor: student, IdempotencyKey: "save-q1"}
+	q1 := []domain.AnswerInput{{QuestionID: "q1", Choices: []string{"true"}}}
+	if _, err := r1.SaveAnswers.Handle(ctx, first, exam.Exam.ID, q1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r1.SaveAnswers.Handle(ctx, commands.Meta{Actor: student, IdempotencyKey: "save-q2"}, exam.Exam.ID,
+		[]domain.AnswerInput{{QuestionID: "q2", Choices: []string{"false"}}}); err != nil {
+		t.Fatal(err)
+	}
+	saved := countType(t, store, domain.TypeAnswerSaved)
+	retry, err := r2.SaveAnswers.Handle(ctx, first, exam.Exam.ID, q1)
+	if err != nil {
+		t.Fatalf("retried keyed save: %v", err)
+	}
+	if n := countType(t, store, domain.TypeAnswerSaved); n != saved {
+		t.Fatalf("the retry appended: %d answer events, want %d", n, saved)
+	}
+	if got := retry.Attempt.CurrentAnswers()["q1"].Choices; len(got) != 1 || got[0] != "true" {
+		t.Fatalf("retry answered with attempt answers %v", retry.Attempt.CurrentAnswers())
+	}
+}

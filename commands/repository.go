@@ -253,6 +253,15 @@ func (w *writer) append(ctx context.Context, m Meta, stream string, expected int
 		}
 	}
 	res, err := w.store.Append(ctx, stream, expected, recs)
+	if errors.Is(err, eventstore.ErrDuplicateEventID) && m.IdempotencyKey != "" {
+		// Keyed event ids derive from (actor, key, stream, index), so this
+		// id can only be the same command's, already stored in this stream:
+		// a retry (a replica died after appending, before recording the
+		// response) that decided differently because the stream has moved
+		// on since — e.g. the first answer's append also started the
+		// attempt. The command took effect once; answer as for a duplicate.
+		return eventstore.AppendResult{Duplicate: true}, nil
+	}
 	if errors.Is(err, eventstore.ErrVersionConflict) {
 		return res, fmt.Errorf("%w: %w", domain.ErrConflict, err)
 	}
