@@ -1,5 +1,3 @@
-//go:build multiproc
-
 package multiproc
 
 import (
