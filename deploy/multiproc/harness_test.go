@@ -102,18 +102,31 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// needBinary finds a program or fails naming the script that installs it.
+// needBinary finds a program; when it is missing the harness installs it
+// with the project's script (Debian packages) and fails, naming the script,
+// if that does not work.
 func needBinary(t testing.TB, name, script string, extra ...string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, p := range extra {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+	find := func() string {
+		if p, err := exec.LookPath(name); err == nil {
 			return p
 		}
+		for _, p := range extra {
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p
+			}
+		}
+		return ""
 	}
-	t.Fatalf("%s is not installed; this test needs it: run %s (or the whole suite with scripts/test.sh)", name, script)
+	if p := find(); p != "" {
+		return p
+	}
+	t.Logf("%s is not installed: running %s", name, script)
+	out, err := exec.Command("bash", filepath.Join("..", "..", script)).CombinedOutput()
+	if p := find(); p != "" {
+		return p
+	}
+	t.Fatalf("%s is not installed and %s could not install it (%v): %s", name, script, err, out)
 	return ""
 }
 
