@@ -216,7 +216,10 @@ func (p *Platform) consumeKafka(runCtx context.Context, cfg Config, c projection
 		if err := ensureTopics(runCtx, cfg); err != nil {
 			return err
 		}
-		sub, err := kafkabus.NewSubscriber(kafkabus.SubscriberConfig{Brokers: cfg.KafkaBrokers, ConsumerGroup: group, Logger: log})
+		// A 6 s session (Kafka's default minimum) hands a dead projector's
+		// partitions to the others within seconds.
+		sub, err := kafkabus.NewSubscriber(kafkabus.SubscriberConfig{Brokers: cfg.KafkaBrokers, ConsumerGroup: group, Logger: log,
+			SessionTimeout: 6 * time.Second, HeartbeatInterval: time.Second})
 		if err != nil {
 			return err
 		}
