@@ -63,14 +63,25 @@ func Consume(ctx context.Context, sub message.Subscriber, topics []string, p Dur
 		if err != nil {
 			return fmt.Errorf("projection %s: subscribe %s: %w", p.Name(), topic, err)
 		}
-		go func() {
-			for msg := range msgs {
-				consumeOne(ctx, msg, topic, p, origin, log)
-			}
-		}()
+		// Several workers per topic: the Kafka subscriber hands each
+		// partition's next message over only after the previous one is
+		// acked, so at most one message per partition is in flight and
+		// per-stream order holds, while different partitions apply in
+		// parallel (one transaction each).
+		for range consumeWorkers {
+			go func() {
+				for msg := range msgs {
+					consumeOne(ctx, msg, topic, p, origin, log)
+				}
+			}()
+		}
 	}
 	return nil
 }
+
+// consumeWorkers is how many messages of one topic a projection applies at
+// once (at most one per partition).
+const consumeWorkers = 8
 
 func consumeOne(ctx context.Context, msg *message.Message, topic string, p DurableProjection, origin DeliveryOf, log *slog.Logger) {
 	rec, err := relay.DecodeMessage(msg)
