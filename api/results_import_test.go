@@ -130,3 +130,39 @@ func checkParse(t *testing.T, got []domain.ScoreImportRow, err error, want []dom
 		t.Fatalf("file: %q, want %q", reason, problem)
 	}
 }
+
+// FuzzParseScoreFile: any upload either parses into rows numbered by their
+// source line, or is refused with a 400 validation error — never a panic or
+// another kind of error.
+func FuzzParseScoreFile(f *testing.F) {
+	f.Add([]byte("email,score\nA@school.test,3.5\n"))
+	f.Add([]byte("\xef\xbb\xbfscore;email\n1;b@x.test\n"))
+	f.Add([]byte("email,score\n\"=a@x.test\",\"1\"\n,\n"))
+	f.Add([]byte("PK\x03\x04garbage"))
+	f.Add([]byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"))
+	f.Add([]byte("name\nx\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rows, err := parseScoreFile(data)
+		if err != nil {
+			var ve *domain.ValidationError
+			var ae *APIError
+			if !errors.As(err, &ve) && !(errors.As(err, &ae) && ae.Status == 400) {
+				t.Fatalf("not a 400 validation error: %T %v", err, err)
+			}
+			if rows != nil {
+				t.Fatalf("rows %v with error %v", rows, err)
+			}
+			return
+		}
+		if len(rows) > domain.MaxImportRows {
+			t.Fatalf("%d rows over the limit", len(rows))
+		}
+		last := 0
+		for _, r := range rows {
+			if r.Row <= last {
+				t.Fatalf("row numbers not increasing: %v", rows)
+			}
+			last = r.Row
+		}
+	})
+}

@@ -228,3 +228,32 @@ func TestStatsPrint(t *testing.T) {
 		t.Errorf("choice lines %q", lines)
 	}
 }
+
+// FuzzStatsApply: whatever arrives on the topics (any type, any body, any
+// order, redeliveries), the consumer never panics, and every printed row
+// counts a choice at most as often as attempts answered its question, and
+// no more attempts than answers it accepted.
+func FuzzStatsApply(f *testing.F) {
+	f.Add(typeExamDrafted, `{"exam_id":"e1","title":"T","questions":[{"id":"q1","text":"Q","kind":"single","choices":[{"key":"a","text":"A"}]}]}`,
+		typeAnswerSaved, `{"exam_id":"e1","attempt_id":"t1","question_id":"q1","choices":["a"]}`)
+	f.Add(typeAnswerSaved, `{"exam_id":"e1","attempt_id":"t1","question_id":"q9","choices":["a","b"]}`, typeExamDrafted, `{"exam_id":"e1","questions":null}`)
+	f.Add("x.unknown.v1", `{`, typeAnswerSaved, `[]`)
+	f.Fuzz(func(t *testing.T, type1, body1, type2, body2 string) {
+		s := NewStats("")
+		accepted := 0
+		for i, ev := range [][2]string{{type1, body1}, {type2, body2}, {type2, body2}} {
+			if err := s.Apply(ev[0], fmt.Sprintf("stream-%d", i%2), int64(i+1), []byte(ev[1])); err == nil && ev[0] == typeAnswerSaved {
+				accepted++
+			}
+		}
+		for _, r := range s.Rows() {
+			if r.Count < 0 || r.Count > r.Answered || r.Answered > accepted {
+				t.Fatalf("row %+v after %d accepted answers", r, accepted)
+			}
+		}
+		var out strings.Builder
+		if err := s.Print(&out); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
