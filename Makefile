@@ -24,3 +24,5 @@ fuzz:
 	go test -run '^$$' -fuzz FuzzDecodeEvent -fuzztime 30s ./domain
 	go test -run '^$$' -fuzz FuzzDecodeMessage -fuzztime 30s ./eventstore/relay
 	go test -run '^$$' -fuzz FuzzParseAccess -fuzztime 30s ./auth
+	go test -run '^$$' -fuzz FuzzParseScoreFile -fuzztime 30s ./api
+	go test -run '^$$' -fuzz FuzzStatsApply -fuzztime 30s ./cmd/examstats
