@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -160,6 +161,7 @@ func testDistributed(t *testing.T, redisURL string) {
 		return p
 	}
 	apiOnly := open(platform.RoleAPI)
+	otherAPI := open(platform.RoleAPI)
 	workers := open(platform.RoleRelay, platform.RoleProjector, platform.RoleGrader, platform.RoleScheduler)
 	if workers.Handler != nil {
 		t.Fatal("a process without the api role serves HTTP")
@@ -182,6 +184,41 @@ func testDistributed(t *testing.T, redisURL string) {
 	})
 
 	doctor := c.login("doc@school.test", "doctor-pass-1")
+
+	// Question images live in the read-model database: uploaded through one
+	// replica, served by another.
+	png := []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+	var form bytes.Buffer
+	mw := multipart.NewWriter(&form)
+	fw, _ := mw.CreateFormFile("file", "cell.png")
+	_, _ = fw.Write(png)
+	_ = mw.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/v1/images", &form)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+doctor)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var image map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&image)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("upload: %d %v", resp.StatusCode, image)
+	}
+	other := httptest.NewServer(otherAPI.Handler)
+	t.Cleanup(other.Close)
+	req, _ = http.NewRequest("GET", other.URL+"/api/v1/images/"+image["id"].(string), nil)
+	req.Header.Set("Authorization", "Bearer "+doctor)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(got, png) {
+		t.Fatalf("image from the other replica: %d, %d bytes", resp.StatusCode, len(got))
+	}
 	exam := c.must(201, "POST", "/exams", doctor, map[string]any{"title": "Cells", "level_id": level, "questions": []map[string]any{
 		{"id": "q1", "text": "Powerhouse?", "kind": "single", "choices": []map[string]string{{"text": "Nucleus"}, {"text": "Mitochondrion"}}, "correct": []string{"b"}, "points": 2},
 		{"id": "q2", "text": "Walls?", "kind": "true_false", "correct": []string{"true"}},
