@@ -7,7 +7,6 @@ import (
 	"sync"
 
 	"github.com/IBM/sarama"
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 )
@@ -41,7 +40,7 @@ func NewPublisher(cfg PublisherConfig) (message.Publisher, error) {
 	if cfg.OneByOne {
 		p, err := kafka.NewPublisher(kafka.PublisherConfig{
 			Brokers: cfg.Brokers, Marshaler: Marshaler{}, OverwriteSaramaConfig: sc,
-		}, watermill.NewSlogLogger(log))
+		}, newWatermillLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("kafkabus: new publisher: %w", err)
 		}

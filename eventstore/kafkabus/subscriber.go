@@ -3,7 +3,6 @@ package kafkabus
 import (
 	"fmt"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 )
@@ -30,7 +29,7 @@ func NewSubscriber(cfg SubscriberConfig) (message.Subscriber, error) {
 		ConsumerGroup:         cfg.ConsumerGroup,
 		NackResendSleep:       cfg.NackResendSleep,
 		ReconnectRetrySleep:   cfg.ReconnectRetrySleep,
-	}, watermill.NewSlogLogger(log))
+	}, newWatermillLogger(log))
 	if err != nil {
 		return nil, fmt.Errorf("kafkabus: new subscriber: %w", err)
 	}
