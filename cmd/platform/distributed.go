@@ -255,7 +255,7 @@ func retry(ctx context.Context, log *slog.Logger, what string, op func() error) 
 			return
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 5*time.Second)
+		wait = min(2*wait, 2*time.Second)
 	}
 }
 

@@ -381,7 +381,7 @@ func newBackoff() *backoff { return &backoff{} }
 func (b *backoff) next() time.Duration {
 	if b.d == 0 {
 		b.d = 50 * time.Millisecond
-	} else if b.d < 5*time.Second {
+	} else if b.d < 2*time.Second { // at most 3.2 s: the bus is back within seconds of returning
 		b.d *= 2
 	}
 	return b.d
