@@ -416,12 +416,22 @@ func (h *Handler) findQuestion(c *gin.Context, e *domain.Exam) (*domain.Question
 	return nil, false
 }
 
-func (h *Handler) questionPage(c *gin.Context) {
+// managedQuestion is the exam the user may manage and its question named in
+// the path; it has answered the request (404) when either is missing.
+func (h *Handler) managedQuestion(c *gin.Context) (*domain.Exam, *domain.Question, bool) {
 	e, ok := h.managedExam(c)
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	q, ok := h.findQuestion(c, e)
+	if !ok {
+		return nil, nil, false
+	}
+	return e, q, true
+}
+
+func (h *Handler) questionPage(c *gin.Context) {
+	e, q, ok := h.managedQuestion(c)
 	if !ok {
 		return
 	}
@@ -457,11 +467,7 @@ func (h *Handler) questionFormError(c *gin.Context, err error, f questionForm) {
 }
 
 func (h *Handler) updateQuestion(c *gin.Context) {
-	e, ok := h.managedExam(c)
-	if !ok {
-		return
-	}
-	q, ok := h.findQuestion(c, e)
+	e, q, ok := h.managedQuestion(c)
 	if !ok {
 		return
 	}
@@ -477,11 +483,7 @@ func (h *Handler) updateQuestion(c *gin.Context) {
 }
 
 func (h *Handler) removeQuestion(c *gin.Context) {
-	e, ok := h.managedExam(c)
-	if !ok {
-		return
-	}
-	q, ok := h.findQuestion(c, e)
+	e, q, ok := h.managedQuestion(c)
 	if !ok {
 		return
 	}

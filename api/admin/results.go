@@ -292,11 +292,7 @@ type keyPreview struct {
 }
 
 func (h *Handler) keyPage(c *gin.Context) {
-	e, ok := h.managedExam(c)
-	if !ok {
-		return
-	}
-	q, ok := h.findQuestion(c, e)
+	e, q, ok := h.managedQuestion(c)
 	if !ok {
 		return
 	}
@@ -334,11 +330,7 @@ func parseKeyForm(c *gin.Context, e *domain.Exam, q *domain.Question) (keyForm, 
 // correction in memory and every attempt graded under both keys, the way
 // the regrade grades them.
 func (h *Handler) keyPreview(c *gin.Context) {
-	e, ok := h.managedExam(c)
-	if !ok {
-		return
-	}
-	q, ok := h.findQuestion(c, e)
+	e, q, ok := h.managedQuestion(c)
 	if !ok {
 		return
 	}
@@ -437,11 +429,7 @@ func (h *Handler) replayAttempts(ctx context.Context, examID string) ([]*domain.
 // keyConfirm corrects the key as previewed (refused if the exam changed
 // since: If-Match on the previewed version) and regrades at once.
 func (h *Handler) keyConfirm(c *gin.Context) {
-	e, ok := h.managedExam(c)
-	if !ok {
-		return
-	}
-	q, ok := h.findQuestion(c, e)
+	e, q, ok := h.managedQuestion(c)
 	if !ok {
 		return
 	}
