@@ -9,13 +9,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/cmd/platform"
+	"github.com/examhall/exam/internal/pgtest"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 )
@@ -58,12 +58,7 @@ func TestFromEnvReadsTheVariables(t *testing.T) {
 	}
 }
 
-func postgresURL() string {
-	if u := os.Getenv("EXAM_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func postgresURL() string { return pgtest.URL() }
 
 // Two examd processes configured with EXAM_EVENTSTORE=postgres over one
 // database serve one platform: what one writes, the other reads and acts on.

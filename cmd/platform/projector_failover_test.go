@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"slices"
 	"sort"
 	"sync"
@@ -24,6 +23,7 @@ import (
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/kafkabus"
 	"github.com/examhall/exam/eventstore/relay"
+	"github.com/examhall/exam/internal/pgtest"
 	"github.com/examhall/exam/projections"
 	"github.com/examhall/exam/projections/pgread"
 	"github.com/jackc/pgx/v5"
@@ -275,29 +275,11 @@ func TestProjectorInstanceDiesAnotherTakesOverItsPartitions(t *testing.T) {
 // --- helpers shared with lag_bench_test.go ---------------------------------
 
 // readModelTestURL is the test PostgreSQL (EXAM_TEST_POSTGRES_URL overrides).
-func readModelTestURL() string {
-	if u := os.Getenv("EXAM_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-}
+func readModelTestURL() string { return pgtest.URL() }
 
 // pgConn connects to the test database or fails loudly: these tests never
 // skip without PostgreSQL.
-func pgConn(t testing.TB) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, readModelTestURL())
-	if err == nil {
-		err = conn.Ping(ctx)
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL is required at %s (scripts/ensure-postgres.sh, or set EXAM_TEST_POSTGRES_URL): %v", readModelTestURL(), err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
-}
+func pgConn(t testing.TB) *pgx.Conn { return pgtest.Connect(t) }
 
 // freshSchema names a new schema, dropped with everything in it at the end.
 func freshSchema(t testing.TB, conn *pgx.Conn, prefix string) string {

@@ -2,10 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -14,57 +11,16 @@ import (
 
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/eventstoretest"
+	"github.com/examhall/exam/internal/pgtest"
 )
 
-// The tests need a real PostgreSQL. They never skip: without one they fail.
-const defaultTestURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+// The tests need a real PostgreSQL (internal/pgtest). They never skip:
+// without one they fail.
+func testURL() string { return pgtest.URL() }
 
-func testURL() string {
-	if u := os.Getenv("EXAM_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return defaultTestURL
-}
+func connect(t testing.TB) *pgx.Conn { return pgtest.Connect(t) }
 
-// connect opens a plain connection to the test database, or fails the test
-// saying how to start PostgreSQL.
-func connect(t testing.TB) *pgx.Conn {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, testURL())
-	if err == nil {
-		err = conn.Ping(ctx)
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL is unreachable at %s: %v\n"+
-			"These tests need a real server. Start the local one with:\n"+
-			"    pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start\n"+
-			"or point EXAM_TEST_POSTGRES_URL at another.", testURL(), err)
-	}
-	return conn
-}
-
-// newSchema returns a fresh schema name, dropped (with everything in it)
-// when the test ends, so that runs are independent and may run in parallel.
-func newSchema(t testing.TB) string {
-	t.Helper()
-	conn := connect(t)
-	_ = conn.Close(context.Background())
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "eventstore_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		conn := connect(t)
-		defer conn.Close(context.Background())
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return schema
-}
+func newSchema(t testing.TB) string { return pgtest.NewSchema(t, "eventstore_test_") }
 
 func testConfig(schema string) Config {
 	return Config{URL: testURL(), Schema: schema, MaxConns: 4}
