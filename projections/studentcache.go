@@ -80,6 +80,17 @@ func StudentView(e *domain.Exam) *domain.Exam {
 	return &v
 }
 
+// RenderStudentDoc renders the student view of e (keys stripped unless
+// graded) into the document every cache serves, tagged with the version it
+// was rendered from.
+func RenderStudentDoc(e *domain.Exam, render func(*domain.Exam) ([]byte, error)) (StudentDoc, error) {
+	body, err := render(StudentView(e))
+	if err != nil {
+		return StudentDoc{}, err
+	}
+	return StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}, nil
+}
+
 // Get returns the student document of an exam, rendering it on a miss from
 // the catalogue or, if the catalogue has not seen the exam yet, from the
 // store. found is false for an exam that does not exist or is a draft.
@@ -104,11 +115,10 @@ func (s *StudentExamCache) Get(ctx context.Context, examID string) (StudentDoc, 
 	if e.Status == domain.StatusDraft {
 		return StudentDoc{}, false, nil
 	}
-	body, err := s.render(StudentView(e))
+	d, err := RenderStudentDoc(e, s.render)
 	if err != nil {
 		return StudentDoc{}, false, err
 	}
-	d = StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}
 	s.mu.Lock()
 	if cur, ok := s.docs[examID]; (!ok || cur.Version < d.Version) && d.Version >= s.latest[examID] {
 		s.docs[examID] = d

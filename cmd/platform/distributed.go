@@ -294,9 +294,9 @@ func (r renderedDocs) Get(ctx context.Context, examID string) (projections.Stude
 	if e.Status == domain.StatusDraft {
 		return projections.StudentDoc{}, false, nil
 	}
-	body, err := api.RenderStudentExam(projections.StudentView(e))
+	doc, err := projections.RenderStudentDoc(e, api.RenderStudentExam)
 	if err != nil {
 		return projections.StudentDoc{}, false, fmt.Errorf("render student exam: %w", err)
 	}
-	return projections.StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}, true, nil
+	return doc, true, nil
 }

@@ -224,11 +224,11 @@ func (c *Cache) renderAndStore(ctx context.Context, e *domain.Exam) (projections
 }
 
 func (c *Cache) render(e *domain.Exam) (projections.StudentDoc, error) {
-	body, err := c.cfg.Render(projections.StudentView(e))
+	doc, err := projections.RenderStudentDoc(e, c.cfg.Render)
 	if err != nil {
 		return projections.StudentDoc{}, fmt.Errorf("rediscache: render exam %s: %w", e.ID, err)
 	}
-	return projections.StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}, nil
+	return doc, nil
 }
 
 // lookup reads a key; false on a miss, a Redis error, an open breaker or a
