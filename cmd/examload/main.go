@@ -17,6 +17,17 @@
 //	-scenario compare    bare-post, answers, bare-get, fetch in turn, then the
 //	                     ratios of the targets (answers ≥ 50 % of bare-post,
 //	                     fetch ≥ 70 % of bare-get)
+//	-scenario examday    a whole exam day and its audit (RunExamDay): -students
+//	                     log in and start (-stagger), answer at an autosave
+//	                     -cadence with changes of mind, batches and keyed
+//	                     retries, a -submit-rate share submit, the doctor
+//	                     closes; then every acknowledged answer must be in the
+//	                     grade, every score must match the one recomputed from
+//	                     them, and the results must never be partial once the
+//	                     exam reads graded. A progress line on stderr, a JSON
+//	                     report on stdout (rates and p50/p99 per phase, errors
+//	                     by code, close → graded, close → all results listed);
+//	                     exits non-zero when the audit fails.
 //
 // It prints requests, errors (any non-2xx; the first -errors of them), req/s
 // and p50/p90/p99/max latency, and exits non-zero if there was any error.
@@ -39,6 +50,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -67,6 +79,7 @@ type options struct {
 	maxRequests           int64
 	errorSamples          int
 	jsonOut               bool
+	day                   ExamDayConfig
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -74,7 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("examload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.base, "base", "http://127.0.0.1:8080", "examd base URL (loopback only)")
-	fs.StringVar(&o.scenario, "scenario", ScenarioAnswers, "answers, fetch, mixed, bare-post, bare-get or compare")
+	fs.StringVar(&o.scenario, "scenario", ScenarioAnswers, "answers, fetch, mixed, bare-post, bare-get, compare or examday")
 	fs.StringVar(&o.adminEmail, "admin-email", os.Getenv("EXAM_ADMIN_EMAIL"), "admin email (default $EXAM_ADMIN_EMAIL)")
 	fs.StringVar(&o.adminPass, "admin-password", "", "admin password (default $EXAM_ADMIN_PASSWORD)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent workers (connections)")
@@ -93,6 +106,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.maxRequests, "max-requests", DefaultMaxRequests, "cap on requests per scenario")
 	fs.IntVar(&o.errorSamples, "errors", 5, "how many error responses to print")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the reports as JSON")
+	fs.DurationVar(&o.day.Stagger, "stagger", 0, "examday: spread the students' starts over this time (0: all at once)")
+	fs.DurationVar(&o.day.Cadence, "cadence", 500*time.Millisecond, "examday: pause between one student's saves (±50 %)")
+	fs.Float64Var(&o.day.ChangeRate, "change-rate", 0.3, "examday: share of questions answered again differently")
+	fs.Float64Var(&o.day.BatchRate, "batch-rate", 0.2, "examday: share of saves sent as a batch of 2–4 answers")
+	fs.Float64Var(&o.day.RetryRate, "retry-rate", 0.1, "examday: share of saves retried with the same Idempotency-Key")
+	fs.Float64Var(&o.day.SubmitRate, "submit-rate", 0.5, "examday: share of students who submit before the close")
+	fs.DurationVar(&o.day.ResultsTimeout, "results-timeout", 2*time.Minute, "examday: longest wait from the close until every attempt is listed")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -146,6 +166,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return serveBareFor(ctx, o, stderr)
 	}
 
+	if o.scenario == ScenarioExamDay {
+		return runExamDay(ctx, o, stdout, stderr)
+	}
 	var scenarios []string
 	switch o.scenario {
 	case "compare":
@@ -243,6 +266,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// runExamDay runs -scenario examday: a progress line on stderr, the JSON
+// report on stdout, and an error when the audit fails.
+func runExamDay(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	cfg := o.day
+	cfg.Base, cfg.AdminEmail, cfg.AdminPassword = o.base, o.adminEmail, o.adminPass
+	cfg.Students, cfg.Questions, cfg.Connections, cfg.Seed = o.students, o.questions, o.concurrency, o.seed
+	cfg.Progress = stderr
+	client := NewClient(o.concurrency)
+	client.Transport.(*http.Transport).MaxConnsPerHost = o.concurrency
+	rep, err := RunExamDay(ctx, client, cfg)
+	if rep != nil {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if werr := enc.Encode(rep); werr != nil {
+			return werr
+		}
+	}
+	return err
 }
 
 // ratios states the targets: durable answer saves ≥ 50 % of the bare JSON

@@ -49,17 +49,53 @@ type SetupConfig struct {
 // a published exam, and logs the students in. It then fetches the exam once
 // as a student to check it and measure the document.
 func Setup(ctx context.Context, c *http.Client, base string, s SetupConfig) (*Fixture, error) {
-	if _, err := CheckLoopback(base); err != nil {
+	s, err := s.withDefaults(base)
+	if err != nil {
 		return nil, err
 	}
+	api := &apiClient{c: c, base: strings.TrimSuffix(base, "/") + "/api/v1"}
+	ppl, err := createPeople(ctx, api, s)
+	if err != nil {
+		return nil, err
+	}
+	questions, fq := examQuestions(s.Questions, s.DocBytes)
+	examID, err := createExam(ctx, api, ppl, s.RunID, questions)
+	if err != nil {
+		return nil, err
+	}
+	tokens := make([]string, s.Students)
+	if err := parallel(ctx, s.Students, s.Parallel, func(i int) error {
+		t, err := api.login(ctx, ppl.emails[i], ppl.password)
+		tokens[i] = t
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("student login: %w", err)
+	}
+
+	// The first fetch renders and caches the student document.
+	doc, err := api.raw(ctx, http.MethodGet, "/exams/"+examID, tokens[0], nil)
+	if err != nil {
+		return nil, fmt.Errorf("student fetch: %w", err)
+	}
+	if bytes.Contains(doc, []byte(`"correct"`)) {
+		return nil, errors.New("the student document contains answer keys")
+	}
+	return &Fixture{ExamID: examID, LevelID: ppl.levelID, Questions: fq, StudentTokens: tokens, DocBytes: len(doc)}, nil
+}
+
+// withDefaults checks the configuration and fills in its defaults.
+func (s SetupConfig) withDefaults(base string) (SetupConfig, error) {
+	if _, err := CheckLoopback(base); err != nil {
+		return s, err
+	}
 	if s.AdminEmail == "" || s.AdminPassword == "" {
-		return nil, errors.New("setup needs the admin email and password")
+		return s, errors.New("setup needs the admin email and password")
 	}
 	if s.Students < 1 || s.Students > 10_000 {
-		return nil, errors.New("students must be in 1..10000")
+		return s, errors.New("students must be in 1..10000")
 	}
 	if s.Questions < 1 || s.Questions > 200 {
-		return nil, errors.New("questions must be in 1..200")
+		return s, errors.New("questions must be in 1..200")
 	}
 	if s.DocBytes <= 0 {
 		s.DocBytes = 4096
@@ -70,8 +106,20 @@ func Setup(ctx context.Context, c *http.Client, base string, s SetupConfig) (*Fi
 	if s.Parallel <= 0 {
 		s.Parallel = 8
 	}
-	api := &apiClient{c: c, base: strings.TrimSuffix(base, "/") + "/api/v1"}
+	return s, nil
+}
 
+// people is what createPeople made: a level, its doctor (logged in) and its
+// students, all with one password.
+type people struct {
+	levelID     string
+	doctorToken string
+	emails      []string
+	password    string
+}
+
+// createPeople creates, through the API, a level, a doctor and the students.
+func createPeople(ctx context.Context, api *apiClient, s SetupConfig) (*people, error) {
 	admin, err := api.login(ctx, s.AdminEmail, s.AdminPassword)
 	if err != nil {
 		return nil, fmt.Errorf("admin login: %w", err)
@@ -98,48 +146,33 @@ func Setup(ctx context.Context, c *http.Client, base string, s SetupConfig) (*Fi
 	}); err != nil {
 		return nil, fmt.Errorf("create students: %w", err)
 	}
-
 	doctor, err := api.login(ctx, doctorEmail, password)
 	if err != nil {
 		return nil, fmt.Errorf("doctor login: %w", err)
 	}
-	questions, fq := examQuestions(s.Questions, s.DocBytes)
+	return &people{levelID: level.ID, doctorToken: doctor, emails: emails, password: password}, nil
+}
+
+// createExam drafts and publishes the exam as the doctor.
+func createExam(ctx context.Context, api *apiClient, p *people, runID string, questions []map[string]any) (string, error) {
 	var exam struct {
 		ID     string
 		Status string
 	}
-	if err := api.call(ctx, http.MethodPost, "/exams", doctor, map[string]any{
-		"title": "Load exam " + s.RunID, "level_id": level.ID,
+	if err := api.call(ctx, http.MethodPost, "/exams", p.doctorToken, map[string]any{
+		"title": "Load exam " + runID, "level_id": p.levelID,
 		"description": "An exam created by examload to measure the answer and fetch paths.",
 		"questions":   questions,
 	}, &exam); err != nil {
-		return nil, fmt.Errorf("create exam: %w", err)
+		return "", fmt.Errorf("create exam: %w", err)
 	}
-	if err := api.call(ctx, http.MethodPost, "/exams/"+exam.ID+"/publish", doctor, nil, &exam); err != nil {
-		return nil, fmt.Errorf("publish exam: %w", err)
+	if err := api.call(ctx, http.MethodPost, "/exams/"+exam.ID+"/publish", p.doctorToken, nil, &exam); err != nil {
+		return "", fmt.Errorf("publish exam: %w", err)
 	}
 	if exam.Status != "open" {
-		return nil, fmt.Errorf("published exam is %q, want open", exam.Status)
+		return "", fmt.Errorf("published exam is %q, want open", exam.Status)
 	}
-
-	tokens := make([]string, s.Students)
-	if err := parallel(ctx, s.Students, s.Parallel, func(i int) error {
-		t, err := api.login(ctx, emails[i], password)
-		tokens[i] = t
-		return err
-	}); err != nil {
-		return nil, fmt.Errorf("student login: %w", err)
-	}
-
-	// The first fetch renders and caches the student document.
-	doc, err := api.raw(ctx, http.MethodGet, "/exams/"+exam.ID, tokens[0], nil)
-	if err != nil {
-		return nil, fmt.Errorf("student fetch: %w", err)
-	}
-	if bytes.Contains(doc, []byte(`"correct"`)) {
-		return nil, errors.New("the student document contains answer keys")
-	}
-	return &Fixture{ExamID: exam.ID, LevelID: level.ID, Questions: fq, StudentTokens: tokens, DocBytes: len(doc)}, nil
+	return exam.ID, nil
 }
 
 // examQuestions builds q questions (single, multiple and true/false in
