@@ -246,6 +246,19 @@ func TestGradingTwiceAppendsOneRound(t *testing.T) {
 	if scored != 3 {
 		t.Fatalf("%d attempt_scored events after two concurrent gradings, want 3 (one round)", scored)
 	}
+	// The graded marker names the grades stream's version at which the
+	// round is complete: what a results reader must have applied.
+	grades, err := store.Load(ctx, domain.GradesStream(ex.Exam.ID), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	graded, err := h.Repo.LoadExam(ctx, ex.Exam.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if graded.GradesVersion != int64(len(grades)) || graded.GradesVersion != 3 {
+		t.Fatalf("exam's grades version %d, grades stream at %d; want both 3", graded.GradesVersion, len(grades))
+	}
 	// A dry run afterwards appends nothing and finds nothing changed.
 	head, _ := store.Head(ctx)
 	res, err := h.GradeExam.Handle(ctx, commands.Meta{Actor: doctor}, ex.Exam.ID, "regrade", true)

@@ -57,6 +57,7 @@ func (h *GradeExamHandler) grade(ctx context.Context, m Meta, examID, trigger st
 	now := h.now()
 	grades := domain.GradeExam(e, attempts)
 	plan := domain.PlanGrading(e, grades, recorded, trigger, now)
+	plan.RecordedOnto(gradesVersion)
 	out := GradeResult{DryRun: dryRun, Round: e.GradeRound + 1, Changed: plan.Changed, Unchanged: plan.Unchanged, Attempts: len(grades)}
 	if dryRun {
 		out.Round = e.GradeRound

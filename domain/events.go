@@ -163,6 +163,11 @@ type ExamGraded struct {
 	Changed  int       `json:"changed"`
 	Trigger  string    `json:"trigger"` // "close", "answer_key", "regrade"
 	GradedAt time.Time `json:"graded_at"`
+	// GradesVersion is the version of the exam's grades stream once this
+	// round's scores are recorded: a results read model that has applied
+	// the grades stream up to it lists every score of the round. 0 in
+	// events written before it existed.
+	GradesVersion int64 `json:"grades_version,omitempty"`
 }
 
 type AttemptStarted struct {

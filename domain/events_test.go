@@ -32,7 +32,7 @@ func samplePayloads() map[string]any {
 		TypeExamOpened:         &ExamOpened{ExamID: "e1", OpenedAt: at},
 		TypeExamClosed:         &ExamClosed{ExamID: "e1", ClosedAt: at, Reason: "schedule"},
 		TypeAnswerKeyCorrected: &AnswerKeyCorrected{ExamID: "e1", QuestionID: "q1", Correct: []string{"a"}, Points: 2, PreviousCorrect: []string{"b"}, PreviousPoints: 1},
-		TypeExamGraded:         &ExamGraded{ExamID: "e1", Round: 2, Attempts: 30, Changed: 3, Trigger: "answer_key", GradedAt: at},
+		TypeExamGraded:         &ExamGraded{ExamID: "e1", Round: 2, Attempts: 30, Changed: 3, Trigger: "answer_key", GradedAt: at, GradesVersion: 42},
 		TypeAttemptStarted:     &AttemptStarted{AttemptID: "a1", ExamID: "e1", StudentID: "s1", StartedAt: at, Deadline: &later},
 		TypeAnswerSaved:        &AnswerSaved{AttemptID: "a1", ExamID: "e1", StudentID: "s1", QuestionID: "q1", Choices: []string{"a", "c"}, SavedAt: at},
 		TypeAttemptSubmitted:   &AttemptSubmitted{AttemptID: "a1", ExamID: "e1", StudentID: "s1", SubmittedAt: at},

@@ -35,6 +35,10 @@ type Exam struct {
 	GradedAt         *time.Time
 	// GradeRound counts gradings (1 after the first, +1 per regrade).
 	GradeRound int
+	// GradesVersion is the grades stream's version once the last round's
+	// scores were recorded (ExamGraded.GradesVersion): what a results read
+	// model must have applied before it may answer for this exam.
+	GradesVersion int64
 	// KeyCorrections counts answer-key corrections, so the grader can tell
 	// whether the last grading saw the current key.
 	KeyCorrections int
@@ -451,6 +455,7 @@ func (e *Exam) Apply(version int64, data any) {
 	case *ExamGraded:
 		e.Status = StatusGraded
 		e.GradeRound = d.Round
+		e.GradesVersion = d.GradesVersion
 		t := d.GradedAt
 		e.GradedAt = &t
 		e.KeyCorrectionsGraded = e.KeyCorrections

@@ -144,6 +144,15 @@ func PlanGrading(e *Exam, grades []AttemptGrade, recorded map[string]float64, tr
 	return plan
 }
 
+// RecordedOnto says the plan's scores will be appended to the exam's grades
+// stream at version gradesVersion (its version before the round), so the
+// graded marker can name the version at which the round is complete.
+func (p *GradingPlan) RecordedOnto(gradesVersion int64) {
+	if g, ok := p.Graded.Data.(*ExamGraded); ok {
+		g.GradesVersion = gradesVersion + int64(len(p.Scores))
+	}
+}
+
 // roundScore keeps scores to 4 decimals so sums of fractions compare equal
 // across replays and platforms.
 func roundScore(v float64) float64 {

@@ -348,13 +348,14 @@ func TestPlanGradingRounds(t *testing.T) {
 		!d.GradedAt.Equal(at1) || d.GradedAt.Location() != time.UTC || len(d.Questions) != 3 {
 		t.Fatalf("round 1 score for student-1 = %+v", d)
 	}
+	plan1.RecordedOnto(0) // the grades stream is empty before the first round
 	g := wire(t, plan1.Graded).(*ExamGraded)
-	if plan1.Graded.Type != TypeExamGraded || g.Round != 1 || g.Attempts != 5 || g.Changed != 5 || g.Trigger != "close" || g.ExamID != examID {
+	if plan1.Graded.Type != TypeExamGraded || g.Round != 1 || g.Attempts != 5 || g.Changed != 5 || g.Trigger != "close" || g.ExamID != examID || g.GradesVersion != 5 {
 		t.Fatalf("round 1 marker = %+v", g)
 	}
 	foldExam(t, e, plan1.Graded)
-	if e.Status != StatusGraded || e.GradeRound != 1 || e.GradedAt == nil || e.NeedsGrading() {
-		t.Fatalf("after round 1: status %s round %d", e.Status, e.GradeRound)
+	if e.Status != StatusGraded || e.GradeRound != 1 || e.GradedAt == nil || e.NeedsGrading() || e.GradesVersion != 5 {
+		t.Fatalf("after round 1: status %s round %d grades version %d", e.Status, e.GradeRound, e.GradesVersion)
 	}
 	recorded := record(nil, plan1)
 	if want := map[string]float64{"student-1": 6, "student-2": 1.5, "student-3": 0.5, "student-4": 0, "student-5": 3}; !reflect.DeepEqual(recorded, want) {
@@ -366,7 +367,8 @@ func TestPlanGradingRounds(t *testing.T) {
 	if len(plan2.Scores) != 0 || len(plan2.Changed) != 0 || plan2.Unchanged != 5 {
 		t.Fatalf("round 2: %d scores, %d changed, %d unchanged; want 0, 0, 5", len(plan2.Scores), len(plan2.Changed), plan2.Unchanged)
 	}
-	if g := plan2.Graded.Data.(*ExamGraded); g.Round != 2 || g.Changed != 0 || g.Attempts != 5 || g.Trigger != "regrade" {
+	plan2.RecordedOnto(5) // nothing changed: the round is complete at the same version
+	if g := plan2.Graded.Data.(*ExamGraded); g.Round != 2 || g.Changed != 0 || g.Attempts != 5 || g.Trigger != "regrade" || g.GradesVersion != 5 {
 		t.Fatalf("round 2 marker = %+v", g)
 	}
 	foldExam(t, e, plan2.Graded)
