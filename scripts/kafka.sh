@@ -107,6 +107,10 @@ group.consumer.min.heartbeat.interval.ms=500
 log.segment.bytes=16777216
 log.retention.hours=2
 log.retention.check.interval.ms=60000
+# A broker restarted after a crash re-registers once its previous session
+# has expired: 3 s instead of 9 s (the tests kill and restart brokers).
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
