@@ -25,15 +25,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
-func defaultTopics() []string {
-	var ts []string
-	for _, t := range relay.DefaultTopics {
-		ts = append(ts, t)
-	}
-	sort.Strings(ts)
-	return ts
-}
-
 func event(t testing.TB, stream string, typ string, data any) eventstore.Record {
 	t.Helper()
 	b, err := json.Marshal(data)
@@ -141,9 +132,17 @@ func TestRelayThroughKafkaToProjectionsAcrossBrokerRestart(t *testing.T) {
 	t.Run("kafka", func(t *testing.T) {
 		b := kafkatest.Start(t)
 		relayAcrossBrokerRestart(t, restartable{
-			brokers:   b.Brokers(),
-			down:      func(t *testing.T) { b.Kill(t) },
-			up:        func(t *testing.T) { b.Restart(t) },
+			brokers: b.Brokers(),
+			down: func(t *testing.T) {
+				if err := b.Kill(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			up: func(t *testing.T) {
+				if err := b.Restart(); err != nil {
+					t.Fatal(err)
+				}
+			},
 			keepsData: true,
 		})
 	})

@@ -41,22 +41,20 @@ func Start(t testing.TB) *Broker {
 func (b *Broker) Brokers() []string { return []string{b.Addr} }
 
 // Kill sends the broker SIGKILL (a crash: nothing flushed, nothing closed)
-// and returns once the process is gone. Its data stay for Restart.
-func (b *Broker) Kill(t testing.TB) {
-	t.Helper()
-	if err := b.stop("kill"); err != nil {
-		t.Fatal(err)
-	}
-}
+// and returns once the process is gone. Its data stay for Restart. It
+// returns an error rather than failing the test, so a test may kill the
+// broker from any goroutine while its load runs.
+func (b *Broker) Kill() error { return b.stop("kill") }
 
-// Restart starts the broker again on the same ports and data and waits
-// until it answers.
-func (b *Broker) Restart(t testing.TB) {
-	t.Helper()
+// Restart starts the broker again on the same ports and data and returns
+// once it answers (any goroutine, like Kill).
+func (b *Broker) Restart() error {
 	if _, err := script(b.env(), "start"); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	b.waitReady(t)
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	return WaitReady(ctx, b.Brokers())
 }
 
 func (b *Broker) waitReady(t testing.TB) {

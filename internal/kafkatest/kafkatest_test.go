@@ -84,11 +84,15 @@ func TestPrivateBrokerKeepsAcknowledgedRecordsAcrossSIGKILL(t *testing.T) {
 	topic := kafkatest.Name(t, "kill")
 	kafkatest.CreateTopics(t, b.Brokers(), 1, topic)
 	produce(t, b.Brokers(), topic, 3)
-	b.Kill(t)
+	if err := b.Kill(); err != nil {
+		t.Fatal(err)
+	}
 	if err := kafkatest.WaitReady(ctxTimeout(t, 2*time.Second), b.Brokers()); err == nil {
 		t.Fatal("the killed broker still answers")
 	}
-	b.Restart(t)
+	if err := b.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	if err := kafkatest.WaitLeaders(b.Brokers(), 30*time.Second, topic); err != nil {
 		t.Fatal(err)
 	}
