@@ -65,10 +65,13 @@ running_pid() {
 }
 
 # answers: the client port accepts connections and the broker logged that it
-# started (a port that is open during log recovery is not ready yet).
+# started (a port that is open during log recovery is not ready yet). The
+# marker file remembers it once seen, as the log rolls over.
 answers() {
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || return 1
-  grep -q "Kafka Server started" "$DIR/logs/server.log" 2>/dev/null
+  [ -f "$DIR/started" ] && return 0
+  grep -q "Kafka Server started" "$DIR/logs/server.log" 2>/dev/null || return 1
+  touch "$DIR/started"
 }
 
 write_config() {
@@ -151,6 +154,7 @@ start() {
         >"$DIR/logs/format.log" 2>&1 || { cat "$DIR/logs/format.log" >&2; log "format failed"; exit 1; }
     fi
     # A restart after a SIGKILL must find "Kafka Server started" from this run.
+    rm -f "$DIR/started"
     [ -f "$DIR/logs/server.log" ] && mv -f "$DIR/logs/server.log" "$DIR/logs/server.log.previous"
     nohup java -Xmx"$HEAP" -Xms128m -XX:+UseG1GC -Djava.awt.headless=true \
       -Dlog4j2.configurationFile="$DIR/log4j2.yaml" -cp "$JARS/*" \
