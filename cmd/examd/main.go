@@ -3,6 +3,7 @@
 //	examd                      serve everything embedded (the default)
 //	examd create-admin EMAIL   create an admin (password from EXAM_ADMIN_PASSWORD or stdin)
 //	examd rebuild              replay the event log into fresh read models, with progress
+//	examd healthcheck          exit 0 when this host's examd answers /readyz (container health check)
 //
 // Configuration comes from EXAM_* environment variables (see README.md).
 package main
@@ -43,8 +44,10 @@ func main() {
 		err = createAdmin(cfg, args)
 	case "rebuild":
 		err = rebuild(cfg)
+	case "healthcheck":
+		err = healthcheck(cfg)
 	case "help", "-h", "--help":
-		fmt.Println("usage: examd [serve | create-admin EMAIL [FULL NAME] | rebuild]")
+		fmt.Println("usage: examd [serve | create-admin EMAIL [FULL NAME] | rebuild | healthcheck]")
 		return
 	default:
 		err = fmt.Errorf("unknown command %q (try examd help)", cmd)

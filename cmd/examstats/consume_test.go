@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/kafkabus"
 	"github.com/examhall/exam/eventstore/relay"
+	"github.com/examhall/exam/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -65,33 +67,54 @@ func (s *stream) add(typ string, payload any) {
 }
 
 // publish sends records the way the relay does: relay.EncodeMessage
-// through the kafkabus publisher, to the relay's topic for the category.
-func publish(t *testing.T, pub message.Publisher, records []eventstore.Record) {
+// through the kafkabus publisher, to the topic for the category.
+func publish(t *testing.T, pub message.Publisher, topics map[string]string, records []eventstore.Record) {
 	t.Helper()
 	for _, r := range records {
-		topic := relay.DefaultTopics[eventstore.Category(r.StreamID)]
+		topic := topics[eventstore.Category(r.StreamID)]
 		if err := pub.Publish(topic, relay.EncodeMessage(r)); err != nil {
 			t.Fatalf("publish %s v%d: %v", r.StreamID, r.Version, err)
 		}
 	}
 }
 
+// TestMain stops the real Kafka broker kafkatest.Brokers started, if any.
+func TestMain(m *testing.M) { os.Exit(kafkatest.Main(m)) }
+
+// On kfake with the platform's topic names, and on the real Apache Kafka
+// broker (shared: topics and group of the test's own, passed as -exams-topic
+// and -attempts-topic would be).
 func TestConsumeReadsWhatTheRelayPublishes(t *testing.T) {
 	t.Parallel()
 	if relay.DefaultTopics["exam"] != defaultExamsTopic || relay.DefaultTopics["attempt"] != defaultAttemptsTopic {
 		t.Fatalf("examstats reads %s and %s, the relay publishes to %v", defaultExamsTopic, defaultAttemptsTopic, relay.DefaultTopics)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	t.Run("kfake", func(t *testing.T) {
+		t.Parallel()
+		cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(cluster.Close)
+		consumeReadsWhatTheRelayPublishes(t, cluster.ListenAddrs(), defaultExamsTopic, defaultAttemptsTopic, "examstats-test")
+	})
+	t.Run("kafka", func(t *testing.T) {
+		t.Parallel()
+		consumeReadsWhatTheRelayPublishes(t, kafkatest.Brokers(t), kafkatest.Name(t, defaultExamsTopic),
+			kafkatest.Name(t, defaultAttemptsTopic), kafkatest.Name(t, "examstats-test"))
+	})
+}
+
+func consumeReadsWhatTheRelayPublishes(t *testing.T, brokers []string, examsTopic, attemptsTopic, group string) {
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
 	defer cancel()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
+	if err := kafkabus.EnsureTopics(ctx, brokers, []string{examsTopic, attemptsTopic}, 3); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cluster.Close)
-	brokers := cluster.ListenAddrs()
-	if err := kafkabus.EnsureTopics(ctx, brokers, []string{defaultExamsTopic, defaultAttemptsTopic}, 3); err != nil {
+	if err := kafkatest.WaitLeaders(brokers, 30*time.Second, examsTopic, attemptsTopic); err != nil {
 		t.Fatal(err)
 	}
+	topics := map[string]string{"exam": examsTopic, "attempt": attemptsTopic}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	pub, err := kafkabus.NewPublisher(kafkabus.PublisherConfig{Brokers: brokers, Logger: quiet})
 	if err != nil {
@@ -130,14 +153,14 @@ func TestConsumeReadsWhatTheRelayPublishes(t *testing.T) {
 
 	// Answers first: the consumer must cope with them arriving before the exam.
 	for _, s := range []*stream{t1, t2, t3, t9, exam, other} {
-		publish(t, pub, s.records)
+		publish(t, pub, topics, s.records)
 	}
 
 	stats, out := NewStats("e1"), &syncBuffer{}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- Consume(runCtx, Config{Brokers: brokers, Group: "examstats-test", ExamID: "e1",
+		done <- Consume(runCtx, Config{Brokers: brokers, Group: group, ExamID: "e1", ExamsTopic: examsTopic, AttemptsTopic: attemptsTopic,
 			Interval: 50 * time.Millisecond, Logger: quiet}, stats, out)
 	}()
 
@@ -153,7 +176,7 @@ func TestConsumeReadsWhatTheRelayPublishes(t *testing.T) {
 	}
 	// Answers published after the table is up move it live.
 	answer(t2, "e1", "q1", "a")
-	publish(t, pub, t2.records[len(t2.records)-1:])
+	publish(t, pub, topics, t2.records[len(t2.records)-1:])
 	for got := ""; !strings.HasPrefix(got, "e1/q1/a=1/2 e1/q1/b=1/2 "); got = dist(stats.Rows()) {
 		select {
 		case <-ctx.Done():

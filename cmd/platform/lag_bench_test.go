@@ -12,11 +12,14 @@ import (
 	"github.com/examhall/exam/cmd/platform"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/eventstore/relay"
+	"github.com/examhall/exam/internal/kafkatest"
 	"github.com/jackc/pgx/v5"
 )
 
 // BenchmarkProjectorThroughKafka measures rows/s into PostgreSQL through
-// the whole consumer path: kfake (8 partitions) → kafkabus subscribers in
+// the whole consumer path: Kafka (8 partitions; kfake, and a private real
+// Apache Kafka broker from internal/kafkatest) → kafkabus subscribers in
 // the results projection's consumer group → projections.Consume →
 // pgread's Results projection (one transaction per event with its stream
 // checkpoint and partition offset). The group is formed first (on empty
@@ -27,32 +30,56 @@ import (
 //	go test -run '^$' -bench ProjectorThroughKafka -benchtime 4000x ./cmd/platform
 func BenchmarkProjectorThroughKafka(b *testing.B) {
 	const topic = "exam.grades"
-	for _, instances := range []int{1, 2} {
-		b.Run(fmt.Sprintf("instances=%d", instances), func(b *testing.B) {
-			rm, conn, schema := freshReadModel(b)
-			brokers := failoverCluster(b)
-			group := "exam.projector." + rm.Results().Name()
-			var ids []string
-			for i := range instances {
-				id := fmt.Sprintf("projector-%d", i)
-				startProjector(b, brokers, group, topic, id, time.Second, rm.Results(), nil, discardLog)
-				ids = append(ids, id)
-			}
-			waitGroup(b, brokers, group, topic, 8, ids...)
-			recs, _ := gradeStreams((b.N+49)/50, 50, false)
-			recs = recs[:b.N]
-
-			b.ResetTimer()
-			start := time.Now()
-			publishRecords(b, brokers, recs)
-			published := time.Since(start)
-			waitRows(b, conn, pgx.Identifier{schema, "rm_results"}.Sanitize(), b.N, 10*time.Minute)
-			elapsed := time.Since(start)
-			b.StopTimer()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rows/s")
-			b.ReportMetric(float64(published.Microseconds())/1000, "publish-ms")
-		})
+	for _, broker := range []string{"kfake", "kafka"} {
+		for _, instances := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/instances=%d", broker, instances), func(b *testing.B) {
+				benchProjector(b, broker, topic, instances)
+			})
+		}
 	}
+}
+
+// realKafka starts a private Apache Kafka broker (fixed topic and group
+// names: nothing may be left from another run) with the platform's topics
+// at 8 partitions.
+func realKafka(b *testing.B) []string {
+	broker := kafkatest.Start(b)
+	topics := make([]string, 0, len(relay.DefaultTopics))
+	for _, topic := range relay.DefaultTopics {
+		topics = append(topics, topic)
+	}
+	kafkatest.CreateTopics(b, broker.Brokers(), 8, topics...)
+	return broker.Brokers()
+}
+
+func benchProjector(b *testing.B, broker, topic string, instances int) {
+	rm, conn, schema := freshReadModel(b)
+	var brokers []string
+	if broker == "kafka" {
+		brokers = realKafka(b)
+	} else {
+		brokers = failoverCluster(b)
+	}
+	group := "exam.projector." + rm.Results().Name()
+	var ids []string
+	for i := range instances {
+		id := fmt.Sprintf("projector-%d", i)
+		startProjector(b, brokers, group, topic, id, time.Second, rm.Results(), nil, discardLog)
+		ids = append(ids, id)
+	}
+	waitGroup(b, brokers, group, topic, 8, ids...)
+	recs, _ := gradeStreams((b.N+49)/50, 50, false)
+	recs = recs[:b.N]
+
+	b.ResetTimer()
+	start := time.Now()
+	publishRecords(b, brokers, recs)
+	published := time.Since(start)
+	waitRows(b, conn, pgx.Identifier{schema, "rm_results"}.Sanitize(), b.N, 10*time.Minute)
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "rows/s")
+	b.ReportMetric(float64(published.Microseconds())/1000, "publish-ms")
 }
 
 // waitRows polls until table holds want rows.

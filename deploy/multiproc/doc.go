@@ -3,16 +3,20 @@
 // three API replicas behind nginx (deploy/nginx.conf), a relay/grader/
 // scheduler process and two projector processes sharing a consumer group —
 // over a fresh PostgreSQL database (event store and read models), a private
-// Redis and an in-process Kafka (kfake), all on loopback.
+// Redis and a real Apache Kafka broker of its own (internal/kafkatest:
+// scripts/kafka.sh on a free port and data folder), all on loopback.
 //
 // The test drives a whole exam day through nginx with hundreds of students,
 // kills an API replica mid-exam, and compares every score with the same
 // scripted exam day run against one embedded examd. It then takes Redis, the
-// projectors and Kafka down in turn and checks that nothing is lost. Its
+// projectors and Kafka down in turn and checks that nothing is lost: the
+// Kafka broker is killed with SIGKILL mid-exam and started again on its
+// data, and the read models catch up. Its
 // numbers (request rate, latencies, read-model lag) go to the test log and
 // to artifacts/multiproc.txt.
 //
 // It needs nginx (scripts/ensure-nginx.sh), redis-server
-// (scripts/ensure-redis.sh) and PostgreSQL (scripts/ensure-postgres.sh); a
-// missing one fails the test, naming the script to run.
+// (scripts/ensure-redis.sh), PostgreSQL (scripts/ensure-postgres.sh) and a
+// JDK 17 with Maven for Kafka (scripts/ensure-java.sh, run by
+// scripts/kafka.sh); a missing one fails the test, naming the script to run.
 package multiproc

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/examhall/exam/internal/kafkatest"
 	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 const (
@@ -34,8 +34,8 @@ const (
 	readyTimeout       = 90 * time.Second
 )
 
-// topics are the bus topics (relay.DefaultTopics), created in every Kafka
-// the harness starts.
+// topics are the bus topics (relay.DefaultTopics), created (8 partitions,
+// the platform's default) before the platform starts.
 var topics = []string{"exam.exams", "exam.attempts", "exam.grades", "exam.users", "exam.levels"}
 
 // repoRoot is the module root (two levels above this package).
@@ -280,9 +280,9 @@ type deployment struct {
 	dbURL   string
 	baseEnv []string
 
-	kafkaPort int
-	kafkaMu   sync.Mutex
-	kafka     *kfake.Cluster
+	// kafka is the deployment's own Apache Kafka broker (its own port and
+	// data folder: the Kafka outage kills it and starts it again).
+	kafka *kafkatest.Broker
 
 	redisPort   int
 	redis       *proc
@@ -323,9 +323,8 @@ func startDeployment(t *testing.T) *deployment {
 	})
 	d.dbURL = freshDatabase(t, "examday_"+d.runID)
 
-	d.kafkaPort = freePort(t)
-	d.startKafka()
-	t.Cleanup(d.stopKafka)
+	d.kafka = kafkatest.Start(t)
+	kafkatest.CreateTopics(t, d.kafka.Brokers(), 8, topics...)
 
 	d.redisPort = freePort(t)
 	d.redis = d.newProc("redis", redisBin, []string{"--port", strconv.Itoa(d.redisPort), "--bind", "127.0.0.1",
@@ -415,38 +414,7 @@ func (d *deployment) mustStart(p *proc) {
 
 func (d *deployment) baseURL() string { return fmt.Sprintf("http://127.0.0.1:%d", d.nginxPort) }
 
-func (d *deployment) kafkaAddr() string { return fmt.Sprintf("127.0.0.1:%d", d.kafkaPort) }
-
-// startKafka starts an empty kfake broker on the deployment's port, with
-// the topics created.
-func (d *deployment) startKafka() {
-	d.t.Helper()
-	d.kafkaMu.Lock()
-	defer d.kafkaMu.Unlock()
-	var c *kfake.Cluster
-	var err error
-	// The port was just released by the previous cluster: retry briefly.
-	for range 50 {
-		c, err = kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(d.kafkaPort), kfake.SeedTopics(8, topics...))
-		if err == nil {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		d.t.Fatalf("start kfake on port %d: %v", d.kafkaPort, err)
-	}
-	d.kafka = c
-}
-
-func (d *deployment) stopKafka() {
-	d.kafkaMu.Lock()
-	defer d.kafkaMu.Unlock()
-	if d.kafka != nil {
-		d.kafka.Close()
-		d.kafka = nil
-	}
-}
+func (d *deployment) kafkaAddr() string { return d.kafka.Addr }
 
 // waitRedis waits until redis-server answers PING.
 func (d *deployment) waitRedis() {

@@ -12,12 +12,13 @@ import (
 	"github.com/examhall/exam/eventstore/embedded"
 	"github.com/examhall/exam/eventstore/kafkabus"
 	"github.com/examhall/exam/eventstore/relay"
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/examhall/exam/internal/kafkatest"
 )
 
 // BenchmarkRelayToKafka measures events/s from the embedded store through
-// the relay and the publisher into an in-process Kafka (kfake on loopback,
-// 6 partitions, idempotent producer, acks=all). The events are answers
+// the relay and the publisher into Kafka (6 partitions, idempotent producer,
+// acks=all): the in-process kfake on loopback and the real Apache Kafka
+// broker (internal/kafkatest), side by side in one run. The events are answers
 // saved on `streams` attempt streams by concurrent writers, so the log
 // interleaves streams the way a sitting exam does; with few streams each
 // relay batch holds many events per stream and the batching publisher needs
@@ -35,37 +36,48 @@ func BenchmarkRelayToKafka(b *testing.B) {
 		{"batched/lz4/streams=5", 5, kafkabus.PublisherConfig{}},
 		{"one-by-one/lz4/streams=1000", 1000, kafkabus.PublisherConfig{OneByOne: true}},
 	} {
-		b.Run(bc.name, func(b *testing.B) {
-			const topic = "exam.attempts"
-			_, brokers := cluster(b, kfake.SeedTopics(6, topic))
-			store, err := embedded.Open(b.TempDir(), embedded.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
-			appendAnswers(b, store, bc.streams, b.N)
-			head, err := store.Head(context.Background())
-			if err != nil {
-				b.Fatal(err)
-			}
-			cfg := bc.cfg
-			cfg.Brokers, cfg.Logger = brokers, testLogger(b)
-			pub := newPublisher(b, cfg)
-
-			b.ResetTimer()
-			start := time.Now()
-			rl, stop := runRelay(b, relay.Config{Name: "bench", Store: store, Checkpoints: store, Publisher: pub, Logger: testLogger(b)})
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-			defer cancel()
-			if err := rl.WaitPublished(ctx, head); err != nil {
-				b.Fatal(err)
-			}
-			elapsed := time.Since(start)
-			b.StopTimer()
-			stop()
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-		})
+		for _, broker := range []string{"kfake", "kafka"} {
+			b.Run(broker+"/"+bc.name, func(b *testing.B) { benchRelay(b, broker, bc.streams, bc.cfg) })
+		}
 	}
+}
+
+func benchRelay(b *testing.B, broker string, streams int, pcfg kafkabus.PublisherConfig) {
+	var brokers []string
+	if broker == "kfake" {
+		_, brokers = cluster(b)
+	} else {
+		brokers = kafkatest.Brokers(b)
+	}
+	topic := kafkatest.Name(b, "exam.attempts")
+	kafkatest.CreateTopics(b, brokers, 6, topic)
+	store, err := embedded.Open(b.TempDir(), embedded.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	appendAnswers(b, store, streams, b.N)
+	head, err := store.Head(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := pcfg
+	cfg.Brokers, cfg.Logger = brokers, testLogger(b)
+	pub := newPublisher(b, cfg)
+
+	b.ResetTimer()
+	start := time.Now()
+	rl, stop := runRelay(b, relay.Config{Name: "bench", Store: store, Checkpoints: store, Publisher: pub, Logger: testLogger(b),
+		Topics: map[string]string{"attempt": topic}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := rl.WaitPublished(ctx, head); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	stop()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 }
 
 // appendAnswers appends n answer events over the streams, one event per

@@ -5,16 +5,155 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/kafkabus"
+	"github.com/examhall/exam/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
+
+// The real-Kafka tests share one broker per test binary (or the one
+// EXAM_TEST_KAFKA_BROKERS names); Main stops it.
+func TestMain(m *testing.M) { os.Exit(kafkatest.Main(m)) }
+
+// bus is one Kafka the adapter's tests run against: kfake (in process, a
+// fresh cluster per test) or the real Apache Kafka (shared, so every topic
+// and group name is made unique to the test).
+type bus struct {
+	name    string
+	brokers []string
+	real    bool
+}
+
+// onEveryBus runs fn as a subtest on kfake and on the real Kafka broker.
+func onEveryBus(t *testing.T, fn func(t *testing.T, b *bus)) {
+	t.Run("kfake", func(t *testing.T) {
+		_, brokers := cluster(t)
+		fn(t, &bus{name: "kfake", brokers: brokers})
+	})
+	t.Run("kafka", func(t *testing.T) {
+		fn(t, &bus{name: "kafka", brokers: kafkatest.Brokers(t), real: true})
+	})
+}
+
+// topic creates a topic with the given partitions, named after base (made
+// unique on the shared real broker), and returns its name.
+func (b *bus) topic(t testing.TB, base string, partitions int) string {
+	t.Helper()
+	name := b.unique(t, base)
+	kafkatest.CreateTopics(t, b.brokers, partitions, name)
+	return name
+}
+
+// unique is a name of base's own: the real broker is shared by every test,
+// and a kfake cluster by the subtests of one.
+func (b *bus) unique(t testing.TB, base string) string { return kafkatest.Name(t, base) }
+
+// admin is a cluster admin closed when the test ends.
+func admin(t testing.TB, brokers []string) sarama.ClusterAdmin {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	a, err := sarama.NewClusterAdmin(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return a
+}
+
+// groupMember is what the group coordinator says of one member.
+type groupMember struct {
+	clientID string
+	assigned int // partitions assigned
+}
+
+// waitGroup polls the coordinator (DescribeGroups, as any admin tool does)
+// until the group is Stable and ok accepts its members.
+func waitGroup(ctx context.Context, t testing.TB, brokers []string, group string, ok func([]groupMember) bool) {
+	t.Helper()
+	a := admin(t, brokers)
+	var last []groupMember
+	var state string
+	for {
+		ds, err := a.DescribeConsumerGroups([]string{group})
+		if err == nil && len(ds) == 1 {
+			state, last = ds[0].State, nil
+			for _, m := range ds[0].Members {
+				gm := groupMember{clientID: m.ClientId}
+				if as, err := m.GetMemberAssignment(); err == nil && as != nil {
+					for _, ps := range as.Topics {
+						gm.assigned += len(ps)
+					}
+				}
+				last = append(last, gm)
+			}
+			if state == "Stable" && ok(last) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("group %s: state %q, members %+v: never as expected (%v)", group, state, last, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// partitionCount is the number of partitions of topic. A real broker
+// answers CreateTopics before every broker's metadata has the topic
+// (LEADER_NOT_AVAILABLE for a moment): it asks again for a while.
+func partitionCount(t testing.TB, brokers []string, topic string) int {
+	t.Helper()
+	a := admin(t, brokers)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		md, err := a.DescribeTopics([]string{topic})
+		if err == nil && len(md) == 1 && md[0].Err == sarama.ErrNoError {
+			return len(md[0].Partitions)
+		}
+		if time.Now().After(deadline) {
+			if err == nil && len(md) == 1 {
+				err = md[0].Err
+			}
+			t.Fatalf("describe %s: %v", topic, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// highWatermarks sums the end offsets of topic's partitions: how many
+// records it holds.
+func highWatermarks(t testing.TB, brokers []string, topic string) int {
+	t.Helper()
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	cl, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	parts, err := cl.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int
+	for _, p := range parts {
+		off, err := cl.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += int(off)
+	}
+	return total
+}
 
 // cluster starts an in-process Kafka (kfake: the real wire protocol) on
 // loopback, closed when the test ends.

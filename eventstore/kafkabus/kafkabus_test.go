@@ -15,7 +15,6 @@ import (
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/kafkabus"
 	"github.com/examhall/exam/eventstore/relay"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // publishRecords publishes recs in runs of at most batch, as the relay does.
@@ -37,6 +36,10 @@ func publishRecords(t testing.TB, pub message.Publisher, topic string, recs []ev
 // CloudEvents headers, the JSON data as value, and each stream's events in
 // version order, exactly once (no failure, so no republication).
 func TestPublishedRecordsFollowTheCloudEventsKafkaBinding(t *testing.T) {
+	onEveryBus(t, func(t *testing.T, b *bus) { publishedRecordsFollowTheBinding(t, b) })
+}
+
+func publishedRecordsFollowTheBinding(t *testing.T, b *bus) {
 	for _, tc := range []struct {
 		name string
 		cfg  kafkabus.PublisherConfig
@@ -46,8 +49,7 @@ func TestPublishedRecordsFollowTheCloudEventsKafkaBinding(t *testing.T) {
 		{"one-by-one-none", kafkabus.PublisherConfig{OneByOne: true, Compression: "none"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			const topic = "exam.attempts"
-			_, brokers := cluster(t, kfake.SeedTopics(3, topic))
+			topic, brokers := b.topic(t, "exam.attempts", 3), b.brokers
 			cfg := tc.cfg
 			cfg.Brokers, cfg.Logger = brokers, testLogger(t)
 			pub := newPublisher(t, cfg)
@@ -117,13 +119,16 @@ func TestPublishedRecordsFollowTheCloudEventsKafkaBinding(t *testing.T) {
 // Our subscriber, in a consumer group, gets messages relay.DecodeMessage
 // turns back into exactly the records that were published.
 func TestSubscriberReconstructsRecords(t *testing.T) {
-	const topic = "exam.exams"
-	_, brokers := cluster(t, kfake.SeedTopics(2, topic))
+	onEveryBus(t, subscriberReconstructsRecords)
+}
+
+func subscriberReconstructsRecords(t *testing.T, b *bus) {
+	topic, brokers := b.topic(t, "exam.exams", 2), b.brokers
 	pub := newPublisher(t, kafkabus.PublisherConfig{Brokers: brokers, Logger: testLogger(t)})
 	recs := records("exam", 4, 5)
 	publishRecords(t, pub, topic, recs, 8)
 
-	sub := newSubscriber(t, kafkabus.SubscriberConfig{Brokers: brokers, ConsumerGroup: "reconstruct-test", Logger: testLogger(t)})
+	sub := newSubscriber(t, kafkabus.SubscriberConfig{Brokers: brokers, ConsumerGroup: b.unique(t, "reconstruct-test"), Logger: testLogger(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	msgs, err := sub.Subscribe(ctx, topic)
@@ -172,11 +177,11 @@ func TestSubscriberReconstructsRecords(t *testing.T) {
 // other takes its partitions over and every event is received at least
 // once: acked by the member that left, or received by the one that stayed.
 func TestRebalanceWhenAMemberLeaves(t *testing.T) {
-	const (
-		topic = "exam.attempts"
-		group = "rebalance-test"
-	)
-	c, brokers := cluster(t, kfake.SeedTopics(4, topic))
+	onEveryBus(t, rebalanceWhenAMemberLeaves)
+}
+
+func rebalanceWhenAMemberLeaves(t *testing.T, b *bus) {
+	topic, group, brokers := b.topic(t, "exam.attempts", 4), b.unique(t, "rebalance-test"), b.brokers
 	pub := newPublisher(t, kafkabus.PublisherConfig{Brokers: brokers, Logger: testLogger(t)})
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -218,12 +223,9 @@ func TestRebalanceWhenAMemberLeaves(t *testing.T) {
 	consume("b", subB, receivedByB)
 
 	// Both members hold partitions before anything is published.
-	if _, err := c.WaitGroupInfo(ctx, group, func(g *kfake.GroupInfo) bool {
-		return g != nil && g.State == "Stable" && len(g.Members) == 2 &&
-			g.Members[0].NumAssigned() > 0 && g.Members[1].NumAssigned() > 0
-	}); err != nil {
-		t.Fatalf("group never stable with two members: %v", c.GroupInfo(group))
-	}
+	waitGroup(ctx, t, brokers, group, func(ms []groupMember) bool {
+		return len(ms) == 2 && ms[0].assigned > 0 && ms[1].assigned > 0
+	})
 
 	// Publish continuously: 40 streams, one event each per round.
 	recs := records("attempt", 40, 30)
@@ -281,11 +283,9 @@ func TestRebalanceWhenAMemberLeaves(t *testing.T) {
 		t.Fatal("everything was published before the member left: not mid-stream")
 	}
 
-	if _, err := c.WaitGroupInfo(ctx, group, func(g *kfake.GroupInfo) bool {
-		return g != nil && g.State == "Stable" && len(g.Members) == 1 && g.Members[0].ClientID == "member-b" && g.Members[0].NumAssigned() == 4
-	}); err != nil {
-		t.Fatalf("member b never took all partitions over: %+v", c.GroupInfo(group))
-	}
+	waitGroup(ctx, t, brokers, group, func(ms []groupMember) bool {
+		return len(ms) == 1 && ms[0].clientID == "member-b" && ms[0].assigned == 4
+	})
 	<-pubDone
 
 	for {
@@ -318,17 +318,22 @@ func partitionOf(msg *message.Message) int32 {
 }
 
 func TestEnsureTopicsCreatesMissingTopicsOnly(t *testing.T) {
-	c, brokers := cluster(t, kfake.SeedTopics(2, "exam.exams"))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	onEveryBus(t, ensureTopicsCreatesMissingTopicsOnly)
+}
+
+func ensureTopicsCreatesMissingTopicsOnly(t *testing.T, b *bus) {
+	brokers := b.brokers
+	exams, attempts, grades := b.topic(t, "exam.exams", 2), b.unique(t, "exam.attempts"), b.unique(t, "exam.grades")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	topics := []string{"exam.exams", "exam.attempts", "exam.grades"}
+	topics := []string{exams, attempts, grades}
 	for range 2 { // the second run finds them all
 		if err := kafkabus.EnsureTopics(ctx, brokers, topics, 6); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for topic, want := range map[string]int{"exam.exams": 2, "exam.attempts": 6, "exam.grades": 6} {
-		if got := len(c.PartitionInfos(topic)); got != want {
+	for topic, want := range map[string]int{exams: 2, attempts: 6, grades: 6} {
+		if got := partitionCount(t, brokers, topic); got != want {
 			t.Errorf("%s: %d partitions, want %d", topic, got, want)
 		}
 	}
@@ -369,16 +374,20 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 
 // A message without a stream id is refused rather than sent without a key.
 func TestPublishRefusesMessagesWithoutStreamID(t *testing.T) {
-	_, brokers := cluster(t, kfake.SeedTopics(1, "exam.exams"))
-	pub := newPublisher(t, kafkabus.PublisherConfig{Brokers: brokers, Logger: discard})
-	err := pub.Publish("exam.exams", message.NewMessage("x", []byte(`{}`)))
+	onEveryBus(t, publishRefusesMessagesWithoutStreamID)
+}
+
+func publishRefusesMessagesWithoutStreamID(t *testing.T, b *bus) {
+	topic := b.topic(t, "exam.exams", 1)
+	pub := newPublisher(t, kafkabus.PublisherConfig{Brokers: b.brokers, Logger: discard})
+	err := pub.Publish(topic, message.NewMessage("x", []byte(`{}`)))
 	if err == nil || !strings.Contains(err.Error(), "partition_key") {
 		t.Fatalf("err %v", err)
 	}
 	if err := pub.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := pub.Publish("exam.exams", relay.EncodeMessage(records("exam", 1, 1)[0])); !errors.Is(err, kafkabus.ErrClosed) {
+	if err := pub.Publish(topic, relay.EncodeMessage(records("exam", 1, 1)[0])); !errors.Is(err, kafkabus.ErrClosed) {
 		t.Fatalf("publish after close: %v", err)
 	}
 }

@@ -19,19 +19,11 @@ import (
 	"github.com/examhall/exam/eventstore/embedded"
 	"github.com/examhall/exam/eventstore/kafkabus"
 	"github.com/examhall/exam/eventstore/relay"
+	"github.com/examhall/exam/internal/kafkatest"
 	"github.com/examhall/exam/projections"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
-
-func defaultTopics() []string {
-	var ts []string
-	for _, t := range relay.DefaultTopics {
-		ts = append(ts, t)
-	}
-	sort.Strings(ts)
-	return ts
-}
 
 func event(t testing.TB, stream string, typ string, data any) eventstore.Record {
 	t.Helper()
@@ -113,17 +105,70 @@ func runRelay(t testing.TB, cfg relay.Config) (*relay.Relay, func()) {
 
 // The relay publishes the store's events through the Kafka publisher, a
 // projector fills the catalogue from a consumer group; then the broker goes
-// down: the relay keeps retrying and its checkpoint does not move; a fresh
-// broker comes up on the same address and a restarted relay republishes
-// from the checkpoint: the new broker gets every event appended meanwhile,
-// and the projector (reconnected by itself) sees them.
+// down: the relay keeps retrying and its checkpoint does not move; the
+// broker comes back on the same address and a restarted relay republishes
+// from the checkpoint: the broker gets every event appended meanwhile, and
+// the projector (reconnected by itself) sees them. On kfake the broker that
+// comes back is a fresh, empty one; on the real Kafka it is the same broker,
+// killed with SIGKILL and started again on its data.
 func TestRelayThroughKafkaToProjectionsAcrossBrokerRestart(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	t.Run("kfake", func(t *testing.T) {
+		c1, brokers := cluster(t)
+		_, portStr, _ := net.SplitHostPort(brokers[0])
+		port, _ := strconv.Atoi(portStr)
+		relayAcrossBrokerRestart(t, restartable{
+			brokers: brokers,
+			down:    func(*testing.T) { c1.Close() },
+			up: func(t *testing.T) {
+				// A fresh broker (empty: kfake keeps nothing across
+				// restarts) on the same address.
+				_, brokers2 := cluster(t, kfake.Ports(port))
+				if brokers2[0] != brokers[0] {
+					t.Fatalf("new broker at %s, want %s", brokers2[0], brokers[0])
+				}
+			},
+		})
+	})
+	t.Run("kafka", func(t *testing.T) {
+		b := kafkatest.Start(t)
+		relayAcrossBrokerRestart(t, restartable{
+			brokers: b.Brokers(),
+			down: func(t *testing.T) {
+				if err := b.Kill(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			up: func(t *testing.T) {
+				if err := b.Restart(); err != nil {
+					t.Fatal(err)
+				}
+			},
+			keepsData: true,
+		})
+	})
+}
+
+// restartable is a broker a test takes down and brings back.
+type restartable struct {
+	brokers   []string
+	down, up  func(t *testing.T)
+	keepsData bool // the broker that comes back has the records from before
+}
+
+func relayAcrossBrokerRestart(t *testing.T, k restartable) {
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	c1, brokers := cluster(t)
-	_, portStr, _ := net.SplitHostPort(brokers[0])
-	port, _ := strconv.Atoi(portStr)
-	topics := defaultTopics()
+	brokers := k.brokers
+	// Topics of this test's own, so a shared or reused broker holds
+	// nothing from another test.
+	topicOf := map[string]string{}
+	var topics []string
+	for cat, base := range relay.DefaultTopics {
+		topicOf[cat] = kafkatest.Name(t, base)
+		topics = append(topics, topicOf[cat])
+	}
+	sort.Strings(topics)
+	examsTopic := topicOf["exam"]
 	if err := kafkabus.EnsureTopics(ctx, brokers, topics, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -141,14 +186,14 @@ func TestRelayThroughKafkaToProjectionsAcrossBrokerRestart(t *testing.T) {
 	relayLog := slog.New(failures{testLogger(t).Handler(), &failed})
 	pubCfg := kafkabus.PublisherConfig{Brokers: brokers, Logger: testLogger(t), MaxRetries: 2, RetryBackoff: 20 * time.Millisecond}
 	pub1 := newPublisher(t, pubCfg)
-	relayCfg := relay.Config{Name: "kafka-relay", Store: store, Checkpoints: store, Publisher: pub1, Topics: relay.DefaultTopics, Logger: relayLog}
+	relayCfg := relay.Config{Name: "kafka-relay", Store: store, Checkpoints: store, Publisher: pub1, Topics: topicOf, Logger: relayLog}
 	rl1, stop1 := runRelay(t, relayCfg)
 
 	catalog := projections.NewCatalog()
 	runner := projections.NewRunner(discard, catalog)
 	// The subscriber logs every failed reconnect while the broker is down:
 	// keep it quiet.
-	sub := newSubscriber(t, kafkabus.SubscriberConfig{Brokers: brokers, ConsumerGroup: "catalog-projector", Logger: discard})
+	sub := newSubscriber(t, kafkabus.SubscriberConfig{Brokers: brokers, ConsumerGroup: kafkatest.Name(t, "catalog-projector"), Logger: discard})
 	// Closed before the second broker goes away (cleanups run after defers).
 	defer sub.Close()
 	if err := runner.Subscribe(ctx, sub, topics); err != nil {
@@ -178,7 +223,7 @@ func TestRelayThroughKafkaToProjectionsAcrossBrokerRestart(t *testing.T) {
 
 	// Broker down: appends go on (the write side never waits for the bus),
 	// the relay fails to publish, retries, and does not move its checkpoint.
-	c1.Close()
+	k.down(t)
 	for i := 5; i < 8; i++ {
 		addExam(t, store, fmt.Sprintf("e%d", i))
 	}
@@ -200,13 +245,9 @@ func TestRelayThroughKafkaToProjectionsAcrossBrokerRestart(t *testing.T) {
 	_ = pub1.Close()
 	t.Logf("%s: first relay stopped", time.Since(start))
 
-	// A fresh broker (empty: kfake keeps nothing across restarts) on the
-	// same address, and a restarted relay.
-	_, brokers2 := cluster(t, kfake.Ports(port))
-	if brokers2[0] != brokers[0] {
-		t.Fatalf("new broker at %s, want %s", brokers2[0], brokers[0])
-	}
-	if err := kafkabus.EnsureTopics(ctx, brokers2, topics, 3); err != nil {
+	k.up(t)
+	t.Logf("%s: broker back", time.Since(start))
+	if err := kafkabus.EnsureTopics(ctx, brokers, topics, 3); err != nil {
 		t.Fatal(err)
 	}
 	relayCfg.Publisher = newPublisher(t, pubCfg)
@@ -218,9 +259,15 @@ func TestRelayThroughKafkaToProjectionsAcrossBrokerRestart(t *testing.T) {
 
 	t.Logf("%s: restarted relay published up to %d", time.Since(start), rl2.Published())
 
-	// The new broker holds exactly the published events after the
-	// checkpoint: nothing lost, nothing from before it.
-	after, err := store.ReadAll(ctx, checkpoint, 1000)
+	// The broker holds the published events after the checkpoint: nothing
+	// lost. A fresh broker holds exactly those; the restarted one also every
+	// event from before the checkpoint (it kept its log), each stream in
+	// version order the first time it appears.
+	from := checkpoint
+	if k.keepsData {
+		from = 0
+	}
+	after, err := store.ReadAll(ctx, from, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,19 +277,37 @@ func TestRelayThroughKafkaToProjectionsAcrossBrokerRestart(t *testing.T) {
 			want[r.EventID] = r
 		}
 	}
-	if len(want) != 6 {
-		t.Fatalf("%d published events after the checkpoint, want 6 (3 exams × 2)", len(want))
+	wantN := 6 // 3 exams × 2 after the checkpoint
+	if k.keepsData {
+		wantN = 16
 	}
-	for _, kr := range consumeAll(t, brokers2, "exam.exams", len(want), 10*time.Second) {
+	if len(want) != wantN {
+		t.Fatalf("%d published events from position %d, want %d", len(want), from, wantN)
+	}
+	held := highWatermarks(t, brokers, examsTopic)
+	seen := map[string]bool{}  // event ids read so far
+	last := map[string]int64{} // stream → highest version read
+	for _, kr := range consumeAll(t, brokers, examsTopic, held, 10*time.Second) {
 		id, _ := header(kr, "ce_id")
-		if _, ok := want[id]; !ok {
-			t.Errorf("unexpected event %s on the new broker", id)
+		if seen[id] {
+			continue // at least once: a republished event may come twice
 		}
+		seen[id] = true
+		r, ok := want[id]
+		if !ok {
+			t.Errorf("unexpected event %s on the broker", id)
+			continue
+		}
+		if k.keepsData && r.Version > last[r.StreamID]+1 {
+			t.Errorf("stream %s: version %d first seen after version %d", r.StreamID, r.Version, last[r.StreamID])
+		}
+		last[r.StreamID] = max(last[r.StreamID], r.Version)
 		delete(want, id)
 	}
 	if len(want) != 0 {
-		t.Errorf("%d events missing on the new broker", len(want))
+		t.Errorf("%d events missing on the broker that came back", len(want))
 	}
+	t.Logf("the broker holds %d records for %d events", held, wantN)
 	if !runner.WaitFor(ctx, 20*time.Second, haveExams(8)) {
 		t.Fatalf("catalogue missing the exams appended while the broker was down (%d events applied)", runner.Applied())
 	}
