@@ -15,26 +15,35 @@ import (
 	"sync"
 	"time"
 
-	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
 	"github.com/google/uuid"
 )
 
-// PasswordHasher hashes and verifies passwords (auth.PasswordHasher).
+// PasswordHasher hashes and verifies passwords (auth.PasswordHasher
+// implements it).
 type PasswordHasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, encoded, password string) (bool, error)
 }
 
-// TokenIssuer issues and checks tokens (auth.TokenIssuer).
+// TokenIssuer issues and checks tokens (cmd/ adapts auth.TokenIssuer to it).
 type TokenIssuer interface {
 	IssueAccess(userID, role string) (string, time.Time, error)
 	IssueRefresh(userID, familyID string, generation int) (string, time.Time, error)
-	ParseRefresh(token string) (auth.RefreshClaims, error)
+	ParseRefresh(token string) (RefreshClaims, error)
 }
 
-// LoginThrottle limits failed logins per account (auth.LoginThrottle).
+// RefreshClaims are what the write side needs of a validated refresh token:
+// whose it is and which generation of which session family it carries.
+type RefreshClaims struct {
+	UserID     string
+	FamilyID   string
+	Generation int
+}
+
+// LoginThrottle limits failed logins per account (auth's throttles
+// implement it).
 type LoginThrottle interface {
 	Check(ctx context.Context, account string) error
 	Failed(ctx context.Context, account string)

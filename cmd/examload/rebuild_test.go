@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
@@ -97,7 +96,7 @@ func BenchmarkRebuild1MEvents(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		catalog := projections.NewCatalog()
-		cache := projections.NewStudentExamCache(catalog, nil, api.RenderStudentExam)
+		cache := projections.NewStudentExamCache(catalog, nil, projections.RenderStudentExam)
 		results := projections.NewResults()
 		grader := projections.NewGrader(&projections.InMemory{Catalog: catalog}, nil, log)
 		runner := projections.NewRunner(log, catalog, cache, results, grader)

@@ -54,7 +54,7 @@ type sharedParts struct {
 	readModel sharedReadModel
 	// projections build the read models (the projector role runs them).
 	projections []projections.DurableProjection
-	images      commands.ImageStore
+	images      imageStore
 	throttle    commands.LoginThrottle // nil: the process's own memory throttle
 	// newDocs builds the student-document cache once the commands exist (it
 	// reads exams the read model has not seen yet from the event store).
@@ -294,7 +294,7 @@ func (r renderedDocs) Get(ctx context.Context, examID string) (projections.Stude
 	if e.Status == domain.StatusDraft {
 		return projections.StudentDoc{}, false, nil
 	}
-	doc, err := projections.RenderStudentDoc(e, api.RenderStudentExam)
+	doc, err := projections.RenderStudentDoc(e, projections.RenderStudentExam)
 	if err != nil {
 		return projections.StudentDoc{}, false, fmt.Errorf("render student exam: %w", err)
 	}

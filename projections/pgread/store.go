@@ -22,8 +22,9 @@
 // record came from a partition, the partition's offset in rm_offsets follow
 // in the same transaction: a failure anywhere leaves none of them.
 //
-// The store also keeps question images (Images), for replicas that share no
-// disk.
+// The rm_images table of the first migration is no longer used: question
+// images moved to internal/imagestore (which copies its rows once), because
+// the write side must not depend on a read model.
 package pgread
 
 import (
