@@ -194,7 +194,7 @@ func (p *Platform) startInProcess(ctx, runCtx context.Context, cfg Config) (api.
 	p.Runner = projections.NewRunner(log, catalog, cache, results, grader)
 
 	start := time.Now()
-	caughtUp, err := p.Runner.CatchUp(ctx, p.Store, nil)
+	caughtUp, err := p.Runner.CatchUp(ctx, p.Store, 0, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,7 +213,7 @@ func (p *Platform) startInProcess(ctx, runCtx context.Context, cfg Config) (api.
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.Runner.Subscribe(runCtx, p.bus, topicList(relay.DefaultTopics)); err != nil {
+	if err := p.Runner.Consume(runCtx, p.bus, nil); err != nil {
 		return nil, nil, err
 	}
 	p.goRun(func() {

@@ -35,12 +35,12 @@ func openSharedParts(ctx context.Context, cfg Config, log *slog.Logger) (*shared
 	}
 	s := &sharedParts{
 		readModel:   rm,
-		projections: []projections.DurableProjection{rm.Catalog(), rm.Users(), rm.Results()},
+		projections: []projections.Projection{rm.Catalog(), rm.Users(), rm.Results()},
 		images:      images,
 		closers:     []func() error{func() error { rm.Close(); return nil }, func() error { images.Close(); return nil }},
 	}
 	if cfg.RedisURL == "" {
-		s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.DurableProjection, error) {
+		s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.Projection, error) {
 			return renderedDocs{readModel: rm, loader: loader}, nil, nil
 		}
 		return s, nil
@@ -55,7 +55,7 @@ func openSharedParts(ctx context.Context, cfg Config, log *slog.Logger) (*shared
 		_ = s.Close()
 		return nil, err
 	}
-	s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.DurableProjection, error) {
+	s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.Projection, error) {
 		cache, err := rediscache.New(rediscache.Config{Client: client, Prefix: redisPrefix, Source: rm, Fallback: loader, Render: projections.RenderStudentExam, Logger: log})
 		if err != nil {
 			return nil, nil, err

@@ -22,7 +22,7 @@ type projectorWatermark struct {
 	offsets     interface {
 		Offsets(ctx context.Context, projection string) (map[string]map[int32]int64, error)
 	}
-	projections []projections.DurableProjection
+	projections []projections.Projection
 	ends        *kafkabus.EndOffsets
 }
 
@@ -34,7 +34,7 @@ func (w *projectorWatermark) WaitPublished(ctx context.Context, pos uint64) erro
 		return fmt.Errorf("wait for the relay: %w", err)
 	}
 	for _, p := range w.projections {
-		topics := topicsFor(p)
+		topics := projections.Topics(p)
 		ends, err := w.ends.Read(ctx, topics)
 		if err != nil {
 			return err

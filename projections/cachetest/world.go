@@ -204,7 +204,7 @@ func (w *World) deliver(rec eventstore.Record) {
 	if err != nil {
 		panic(fmt.Sprintf("cachetest: decode %s: %v", rec.Type, err))
 	}
-	id := rec.StreamID[len(domain.CategoryExam)+1:]
+	id := domain.StreamEntity(rec.StreamID)
 	w.mu.Lock()
 	e := w.read[id]
 	if e == nil {

@@ -25,7 +25,7 @@ type Projection struct {
 	fold func(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error
 }
 
-var _ projections.DurableProjection = (*Projection)(nil)
+var _ projections.Projection = (*Projection)(nil)
 
 // Catalog is the projection of exams and levels (permanent name "catalog").
 func (s *Store) Catalog() *Projection {
@@ -64,6 +64,18 @@ const (
 		ON CONFLICT (projection, topic, "partition") DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = now()
 		WHERE o."offset" < EXCLUDED."offset"`
 )
+
+// Apply folds a batch record by record, each in its own transaction (see
+// ApplyRecord); an error stops the batch, and the runner delivers it again:
+// the records already applied are then skipped by their checkpoints.
+func (p *Projection) Apply(ctx context.Context, batch []projections.Delivered) error {
+	for _, d := range batch {
+		if err := p.ApplyRecord(ctx, d.Record, d.From); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // ApplyRecord folds one record, at most once per (stream, version), in one
 // transaction with the projection's checkpoint and, when from names a
@@ -112,9 +124,7 @@ func (p *Projection) ApplyRecord(ctx context.Context, rec eventstore.Record, fro
 }
 
 // streamKey is the id part of a stream id ("exam-<id>" → "<id>").
-func streamKey(streamID string) string {
-	return strings.TrimPrefix(streamID, eventstore.Category(streamID)+"-")
-}
+func streamKey(streamID string) string { return domain.StreamEntity(streamID) }
 
 func foldCatalog(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error {
 	switch eventstore.Category(rec.StreamID) {
@@ -195,20 +205,9 @@ func foldUser(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) e
 	return nil
 }
 
-// gradedStudent names the student a grade event is about.
-func gradedStudent(data any) (string, bool) {
-	switch d := data.(type) {
-	case *domain.AttemptScored:
-		return d.StudentID, true
-	case *domain.ScoreOverridden:
-		return d.StudentID, true
-	}
-	return "", false
-}
-
 // foldResult applies a grade event with projections.FoldResult.
 func foldResult(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error {
-	student, ok := gradedStudent(data)
+	student, ok := projections.GradedStudent(data)
 	if !ok {
 		return nil
 	}

@@ -185,7 +185,9 @@ func TestDocumentsRoundTrip(t *testing.T) {
 			Round: 2, Score: 0.1 + 0.2, MaxScore: 1e21, Answered: 3, Questions: row.Questions, GradedAt: t0}),
 	}
 	for _, r := range recs {
-		runner.ApplyRecord(r)
+		if err := runner.ApplyRecord(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
 		if err := m.Apply(t.Context(), r, projections.Delivery{Offset: -1}); err != nil {
 			t.Fatal(err)
 		}
