@@ -9,6 +9,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
@@ -232,22 +233,22 @@ func ensureTopics(ctx context.Context, cfg Config) error {
 	return kafkabus.EnsureTopics(ctx, cfg.KafkaBrokers, topicList(relay.DefaultTopics), cfg.KafkaPartitions)
 }
 
-// retry runs op until ctx ends, with a capped backoff between failures.
+// retry runs op (a role that runs until ctx ends, or fails) again and
+// again until ctx ends, with a capped exponential backoff between failures.
 func retry(ctx context.Context, log *slog.Logger, what string, op func() error) {
-	wait := 200 * time.Millisecond
-	for ctx.Err() == nil {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
+	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
 		err := op()
 		if ctx.Err() != nil {
-			return
+			return struct{}{}, backoff.Permanent(ctx.Err())
 		}
-		log.Warn(what+" failed; retrying", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		if err == nil {
+			err = errors.New("stopped")
 		}
-		wait = min(2*wait, 2*time.Second)
-	}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(0), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, in time.Duration) { log.Warn(what+" failed; retrying", "err", err, "in", in) }))
 }
 
 // renderedDocs serves student documents rendered from the PostgreSQL read
