@@ -135,7 +135,7 @@ func foldCatalog(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any
 		if !ok {
 			return nil
 		}
-		doc, err := json.Marshal(l)
+		doc, err := json.Marshal(levelDocOf(l))
 		if err != nil {
 			return fmt.Errorf("encode level: %w", err)
 		}
@@ -152,7 +152,7 @@ func foldCatalog(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any
 // foldExam applies the event to the stored exam with the aggregate's own
 // fold, exactly as the in-memory catalogue does.
 func foldExam(ctx context.Context, tx pgx.Tx, id string, version int64, data any) error {
-	e, found, err := queryDoc[domain.Exam](ctx, tx, `SELECT doc FROM rm_exams WHERE id = $1`, id)
+	e, found, err := queryDoc[examDoc, domain.Exam](ctx, tx, `SELECT doc FROM rm_exams WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("read exam: %w", err)
 	}
@@ -160,7 +160,7 @@ func foldExam(ctx context.Context, tx pgx.Tx, id string, version int64, data any
 		e = &domain.Exam{}
 	}
 	e.Apply(version, data)
-	doc, err := json.Marshal(e)
+	doc, err := json.Marshal(examDocOf(e))
 	if err != nil {
 		return fmt.Errorf("encode exam: %w", err)
 	}
@@ -182,7 +182,7 @@ func foldExam(ctx context.Context, tx pgx.Tx, id string, version int64, data any
 // foldUser applies the event to the stored user with the aggregate's fold.
 func foldUser(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error {
 	id := streamKey(rec.StreamID)
-	u, found, err := queryDoc[domain.User](ctx, tx, `SELECT doc FROM rm_users WHERE id = $1`, id)
+	u, found, err := queryDoc[userDoc, domain.User](ctx, tx, `SELECT doc FROM rm_users WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("read user: %w", err)
 	}
@@ -190,7 +190,7 @@ func foldUser(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) e
 		u = &domain.User{}
 	}
 	u.Apply(rec.Version, data)
-	doc, err := json.Marshal(u)
+	doc, err := json.Marshal(userDocOf(u))
 	if err != nil {
 		return fmt.Errorf("encode user: %w", err)
 	}
@@ -215,7 +215,7 @@ func foldResult(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any)
 	var cur *projections.ResultRow
 	if _, isOverride := data.(*domain.ScoreOverridden); isOverride {
 		var err error
-		if cur, _, err = queryDoc[projections.ResultRow](ctx, tx,
+		if cur, _, err = queryDoc[resultDoc, projections.ResultRow](ctx, tx,
 			`SELECT doc FROM rm_results WHERE exam_id = $1 AND student_id = $2`, examID, student); err != nil {
 			return fmt.Errorf("read result: %w", err)
 		}
@@ -224,7 +224,7 @@ func foldResult(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any)
 	if !ok {
 		return nil
 	}
-	doc, err := json.Marshal(row)
+	doc, err := json.Marshal(resultDocOf(row))
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}

@@ -176,9 +176,9 @@ func (s *Store) Offsets(ctx context.Context, projection string) (map[string]map[
 	return out, nil
 }
 
-// queryDocs runs a query whose single column is a JSON document and decodes
-// every row into a new T.
-func queryDocs[T any](ctx context.Context, q interface {
+// queryDocs runs a query whose single column is a JSON document of type D
+// (docs.go) and decodes every row into a new T.
+func queryDocs[D, T any, PD storedDoc[D, T]](ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, sql string, args ...any) ([]*T, error) {
 	rows, err := q.Query(ctx, sql, args...)
@@ -188,18 +188,19 @@ func queryDocs[T any](ctx context.Context, q interface {
 	var out []*T
 	var doc []byte
 	_, err = pgx.ForEachRow(rows, []any{&doc}, func() error {
-		v := new(T)
-		if err := json.Unmarshal(doc, v); err != nil {
+		d := PD(new(D))
+		if err := json.Unmarshal(doc, d); err != nil {
 			return fmt.Errorf("decode stored document: %w", err)
 		}
-		out = append(out, v)
+		out = append(out, d.value())
 		return nil
 	})
 	return out, err
 }
 
-// queryDoc reads one JSON document into a new T; false when no row matches.
-func queryDoc[T any](ctx context.Context, q interface {
+// queryDoc reads one JSON document of type D into a new T; false when no
+// row matches.
+func queryDoc[D, T any, PD storedDoc[D, T]](ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, sql string, args ...any) (*T, bool, error) {
 	var doc []byte
@@ -210,11 +211,11 @@ func queryDoc[T any](ctx context.Context, q interface {
 	if err != nil {
 		return nil, false, err
 	}
-	v := new(T)
-	if err := json.Unmarshal(doc, v); err != nil {
+	d := PD(new(D))
+	if err := json.Unmarshal(doc, d); err != nil {
 		return nil, false, fmt.Errorf("decode stored document: %w", err)
 	}
-	return v, true, nil
+	return d.value(), true, nil
 }
 
 // Reset empties the read models and their per-stream checkpoints (not the
