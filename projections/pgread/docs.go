@@ -135,7 +135,9 @@ func levelDocOf(l domain.Level) levelDoc {
 	return levelDoc{ID: l.ID, Name: l.Name, CreatedAt: l.CreatedAt}
 }
 
-func (d *levelDoc) value() *domain.Level { return &domain.Level{ID: d.ID, Name: d.Name, CreatedAt: d.CreatedAt} }
+func (d *levelDoc) value() *domain.Level {
+	return &domain.Level{ID: d.ID, Name: d.Name, CreatedAt: d.CreatedAt}
+}
 
 type resultDoc struct {
 	ExamID     string             `json:"ExamID"`
