@@ -135,17 +135,6 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Register builds the admin and registers it on the API's engine; its
-// signature is api.Config.Extra's once the Config is bound.
-func Register(r *gin.Engine, cfg Config) error {
-	h, err := New(cfg)
-	if err != nil {
-		return err
-	}
-	h.Routes(r)
-	return nil
-}
-
 // Routes registers every /admin route on r.
 func (h *Handler) Routes(r *gin.Engine) {
 	h.engine = r
