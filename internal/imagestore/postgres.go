@@ -5,9 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,15 +36,7 @@ type PostgresConfig struct {
 
 // Validate reports every problem of the configuration at once.
 func (c PostgresConfig) Validate() error {
-	var errs []error
-	if strings.TrimSpace(c.URL) == "" {
-		errs = append(errs, errors.New("imagestore: PostgresConfig.URL is required"))
-	} else if _, err := pgxpool.ParseConfig(c.URL); err != nil {
-		errs = append(errs, fmt.Errorf("imagestore: PostgresConfig.URL: %w", err))
-	}
-	if len(c.Schema) > 63 || strings.ContainsRune(c.Schema, 0) {
-		errs = append(errs, fmt.Errorf("imagestore: invalid schema name %q", c.Schema))
-	}
+	errs := pgmigrate.CheckTarget("imagestore", c.URL, c.Schema)
 	if c.MaxConns < 0 {
 		errs = append(errs, errors.New("imagestore: PostgresConfig.MaxConns must not be negative"))
 	}
@@ -76,11 +66,7 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 	}
 	pc.MaxConns = cfg.MaxConns
 	pc.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{cfg.Schema}.Sanitize()
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return nil, fmt.Errorf("imagestore: migrate: %w", err)
-	}
-	if err := pgmigrate.Up(ctx, pc.ConnConfig, cfg.Schema, pgmigrate.Migrations{Name: "imagestore", Files: sub, VersionTable: versionTable}, cfg.Logger); err != nil {
+	if err := pgmigrate.Up(ctx, pc.ConnConfig, cfg.Schema, pgmigrate.Migrations{Name: "imagestore", Files: migrationFiles, Dir: "migrations", VersionTable: versionTable}, cfg.Logger); err != nil {
 		return nil, err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pc)

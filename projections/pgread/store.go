@@ -33,10 +33,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/examhall/exam/internal/pgmigrate"
 )
 
 // Config configures Open.
@@ -57,15 +58,7 @@ type Config struct {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if strings.TrimSpace(c.URL) == "" {
-		errs = append(errs, errors.New("pgread: Config.URL is required"))
-	} else if _, err := pgxpool.ParseConfig(c.URL); err != nil {
-		errs = append(errs, fmt.Errorf("pgread: Config.URL: %w", err))
-	}
-	if len(c.Schema) > 63 || strings.ContainsRune(c.Schema, 0) {
-		errs = append(errs, fmt.Errorf("pgread: invalid schema name %q", c.Schema))
-	}
+	errs := pgmigrate.CheckTarget("pgread", c.URL, c.Schema)
 	if c.MaxConns < 0 {
 		errs = append(errs, errors.New("pgread: Config.MaxConns must not be negative"))
 	}
