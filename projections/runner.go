@@ -257,7 +257,8 @@ func (r *Runner) Consume(ctx context.Context, sub message.Subscriber, origin Del
 		// partition) is nacked at once: the message is redelivered, here
 		// or to the partition's new owner.
 		ShouldRetry: func(p middleware.RetryParams) bool { return !errors.Is(p.Err, context.Canceled) },
-		Logger:      logger,
+		// No Logger: handle logs each failure itself, in the words the
+		// catch-up uses.
 	}.Middleware)
 	for _, topic := range r.Topics() {
 		router.AddConsumerHandler(r.name()+"@"+topic, topic, keepOpen{sub}, func(msg *message.Message) error {
@@ -298,6 +299,10 @@ func (r *Runner) handle(msg *message.Message, topic string, origin DeliveryOf) e
 		batch := []Delivered{r.decode(rec, from)}
 		for _, p := range targets {
 			if err := p.Apply(msg.Context(), batch); err != nil {
+				if !errors.Is(err, context.Canceled) {
+					r.log.Warn("projection: apply failed; retrying", "projection", p.Name(), "stream", rec.StreamID,
+						"version", rec.Version, "topic", topic, "err", err)
+				}
 				return fmt.Errorf("projection %s: %w", p.Name(), err)
 			}
 		}

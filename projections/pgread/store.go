@@ -212,7 +212,7 @@ func queryDoc[D, T any, PD storedDoc[D, T]](ctx context.Context, q interface {
 }
 
 // Reset empties the read models and their per-stream checkpoints (not the
-// images, which are not projected, nor the partition offsets, which stay
+// partition offsets, which stay
 // true lower bounds of what the projectors consumed), so a replay of the
 // whole event log can rebuild them. Stop the projectors first.
 func (s *Store) Reset(ctx context.Context) error {
