@@ -524,7 +524,7 @@ func waitGroup(t testing.TB, brokers []string, group, topic string, partitions i
 }
 
 // projector is one projector "instance": a kafkabus subscriber in the
-// projection's consumer group feeding projections.Consume.
+// projection's consumer group feeding a projections.Runner (Consume).
 type projector struct {
 	id     string
 	sub    message.Subscriber
