@@ -24,7 +24,7 @@
 // # Failure policy
 //
 // A projection whose Apply fails (its database is down) gets the same batch
-// again after a capped exponential backoff (Backoff: 50 ms doubling to 5 s,
+// again after a capped exponential backoff (50 ms doubling to 5 s,
 // jittered), for as long as it takes: the runner never skips a record,
 // because a skipped version would break per-stream order for good, and the
 // write side never waits for it meanwhile. Only the context ending stops the
@@ -56,13 +56,14 @@ import (
 	"github.com/examhall/exam/eventstore/relay"
 )
 
-// Backoff is the runner's retry schedule for a failed Apply: the one
-// failure policy of the read side (see the package documentation).
-var Backoff = struct {
-	Initial, Max time.Duration
-	Multiplier   float64
-	Jitter       float64
-}{Initial: 50 * time.Millisecond, Max: 5 * time.Second, Multiplier: 2, Jitter: 0.5}
+// The runner's retry schedule for a failed Apply: the one failure policy of
+// the read side (see the package documentation).
+const (
+	backoffInitial    = 50 * time.Millisecond
+	backoffMax        = 5 * time.Second
+	backoffMultiplier = 2
+	backoffJitter     = 0.5
+)
 
 // catchUpPage is how many records CatchUp reads per call to the store (and
 // hands to each projection as one batch, at most).
@@ -171,8 +172,8 @@ func (r *Runner) applyWithRetry(ctx context.Context, p Projection, batch []Deliv
 
 func newBackoff() *backoff.ExponentialBackOff {
 	b := backoff.NewExponentialBackOff()
-	b.InitialInterval, b.MaxInterval = Backoff.Initial, Backoff.Max
-	b.Multiplier, b.RandomizationFactor = Backoff.Multiplier, Backoff.Jitter
+	b.InitialInterval, b.MaxInterval = backoffInitial, backoffMax
+	b.Multiplier, b.RandomizationFactor = backoffMultiplier, backoffJitter
 	return b
 }
 
@@ -242,7 +243,7 @@ func Topics(ps ...Projection) []string {
 // reads its category before it is acknowledged, so an acknowledged record
 // is in all of them (what the in-process bus's watermark relies on).
 // Failures follow the failure policy: the router's Retry middleware
-// retries a failed apply by Backoff without limit.
+// retries a failed apply on the same schedule, without limit.
 func (r *Runner) Consume(ctx context.Context, sub message.Subscriber, origin DeliveryOf) error {
 	logger := watermill.NewSlogLogger(r.log.With("component", "router"))
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, logger)
@@ -251,8 +252,8 @@ func (r *Runner) Consume(ctx context.Context, sub message.Subscriber, origin Del
 	}
 	router.AddMiddleware(middleware.Retry{
 		MaxRetries:      math.MaxInt32,
-		InitialInterval: Backoff.Initial, MaxInterval: Backoff.Max,
-		Multiplier: Backoff.Multiplier, RandomizationFactor: Backoff.Jitter,
+		InitialInterval: backoffInitial, MaxInterval: backoffMax,
+		Multiplier: backoffMultiplier, RandomizationFactor: backoffJitter,
 		// A cancelled apply (the consumer is stopping, or lost the
 		// partition) is nacked at once: the message is redelivered, here
 		// or to the partition's new owner.
