@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,13 +35,9 @@ const DefaultBodyLimit int64 = 1 << 20
 // unmatchedRoute is the route label of requests that matched no route.
 const unmatchedRoute = "unmatched"
 
-type requestIDCtxKey struct{}
-
 // RequestID takes the incoming X-Request-ID when it is a sane token (1–64
 // characters of [A-Za-z0-9-_.]), else generates a UUID. The id is echoed in
-// the response header, stored in the gin context (RequestIDFrom) and in the
-// request's context.Context (RequestIDFromContext) for code below the HTTP
-// layer.
+// the response header and stored in the gin context (RequestIDFrom).
 func RequestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader(RequestIDHeader)
@@ -50,7 +45,6 @@ func RequestID() gin.HandlerFunc {
 			id = uuid.NewString()
 		}
 		c.Set(requestIDContextKey, id)
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDCtxKey{}, id))
 		c.Header(RequestIDHeader, id)
 		c.Next()
 	}
@@ -58,13 +52,6 @@ func RequestID() gin.HandlerFunc {
 
 // RequestIDFrom returns the request id set by RequestID, or "".
 func RequestIDFrom(c *gin.Context) string { return c.GetString(requestIDContextKey) }
-
-// RequestIDFromContext returns the request id stored by RequestID in the
-// request's context, or "".
-func RequestIDFromContext(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDCtxKey{}).(string)
-	return id
-}
 
 func validRequestID(s string) bool {
 	if len(s) == 0 || len(s) > 64 {

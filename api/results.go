@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -55,32 +53,6 @@ func (s *Server) managedExam(c *gin.Context) (*domain.Exam, bool) {
 // readModelWait bounds how long a results query waits for the read models.
 const readModelWait = 5 * time.Second
 
-// awaitReadModel waits until the read models have applied the exam up to
-// the version e (folded from its stream) has. The exam's status comes from
-// its stream, the degrees from the read models: without this, a client that
-// saw "graded" could read a partial list, or a student who took the exam be
-// told there is no result. Grade events are published before the exam's
-// graded marker, so once the catalogue has the exam's version the results
-// have its grades. A read model that stays behind is 503 unavailable.
-func (s *Server) awaitReadModel(ctx context.Context, e *domain.Exam) error {
-	ctx, cancel := context.WithTimeout(ctx, readModelWait)
-	defer cancel()
-	for {
-		re, ok, err := s.reads.Exam(ctx, e.ID)
-		if err != nil {
-			return err
-		}
-		if ok && re.Version >= e.Version {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return domain.ErrUnavailable
-		case <-time.After(2 * time.Millisecond):
-		}
-	}
-}
-
 // examResults lists degrees for staff, as JSON, CSV or XLSX.
 func (s *Server) examResults(c *gin.Context) {
 	e, ok := s.managedExam(c)
@@ -96,39 +68,16 @@ func (s *Server) examResults(c *gin.Context) {
 		Abort(c, domain.ErrNotGraded)
 		return
 	}
-	ctx := c.Request.Context()
-	if err := s.awaitReadModel(ctx, e); err != nil {
-		Abort(c, err)
-		return
-	}
-	rows, err := s.reads.ExamResults(ctx, e.ID)
+	items, err := resultItems(c.Request.Context(), s.reads, s.lookupUser, e)
 	if err != nil {
 		Abort(c, err)
 		return
 	}
-	items := make([]resultItemView, 0, len(rows))
-	for _, row := range rows {
-		item := resultItemView{StudentID: row.StudentID, Score: row.Score, MaxScore: row.MaxScore,
-			Percentage: percentage(row.Score, row.MaxScore), Answered: row.Answered, GradedAt: row.GradedAt.UTC(), Overridden: row.Overridden}
-		if u, err := s.lookupUser(ctx, row.StudentID); err == nil && u != nil {
-			item.Email, item.FullName = u.Email, u.FullName
-		}
-		items = append(items, item)
-	}
-	sort.SliceStable(items, func(i, j int) bool {
-		if items[i].Email != items[j].Email {
-			return items[i].Email < items[j].Email
-		}
-		return items[i].StudentID < items[j].StudentID
-	})
-	switch format {
-	case "csv":
-		writeResultsCSV(c, e, items)
-	case "xlsx":
-		writeResultsXLSX(c, e, items)
-	default:
+	if format == "json" {
 		c.JSON(http.StatusOK, gin.H{"items": items})
+		return
 	}
+	writeResultsFile(c, e, items, format)
 }
 
 // myExamResult is a student's own degree, with the key, once graded.
@@ -143,7 +92,7 @@ func (s *Server) myExamResult(c *gin.Context) {
 		Abort(c, domain.ErrNotGraded)
 		return
 	}
-	if err := s.awaitReadModel(ctx, e); err != nil {
+	if err := awaitReadModel(ctx, s.reads, e); err != nil {
 		Abort(c, err)
 		return
 	}

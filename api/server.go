@@ -1,4 +1,7 @@
-// Package api is the HTTP face of the platform (contract: shared/API.md).
+// Package api is the HTTP face of the platform (contract: API.md, kept beside
+// the repository in ../shared/; /api/v1/openapi.json is its machine-readable
+// form).
+//
 // Handlers only translate HTTP into commands and queries and back; errors
 // go through the one mapping in errors.go.
 package api
@@ -69,7 +72,7 @@ type Config struct {
 	// AccessTTL is reported as expires_in.
 	AccessTTL time.Duration
 	// Extra registers routes of other packages (the admin UI) on the engine.
-	Extra func(r *gin.Engine, authn gin.HandlerFunc)
+	Extra func(r *gin.Engine)
 }
 
 // Validate reports every missing dependency.
@@ -195,7 +198,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importResults)
 
 	if cfg.Extra != nil {
-		cfg.Extra(r, s.authenticate)
+		cfg.Extra(r)
 	}
 	return r, nil
 }

@@ -47,79 +47,16 @@ func viewLevel(l domain.Level) levelView {
 	return levelView{ID: l.ID, Name: l.Name, CreatedAt: l.CreatedAt.UTC()}
 }
 
-type choiceView struct {
-	Key  string `json:"key"`
-	Text string `json:"text"`
-}
+// The exam's shape lives in projections, which stores it in the student
+// caches; these names keep the handlers and the OpenAPI test readable.
+type (
+	choiceView   = projections.ChoiceView
+	questionView = projections.QuestionView
+	examView     = projections.ExamView
+)
 
-type questionView struct {
-	ID             string       `json:"id"`
-	Text           string       `json:"text"`
-	Kind           string       `json:"kind"`
-	Choices        []choiceView `json:"choices"`
-	Correct        []string     `json:"correct,omitempty"`
-	Points         float64      `json:"points"`
-	NegativePoints float64      `json:"negative_points"`
-	ImageID        *string      `json:"image_id"`
-}
-
-type examView struct {
-	ID               string     `json:"id"`
-	Title            string     `json:"title"`
-	Description      string     `json:"description"`
-	LevelID          string     `json:"level_id"`
-	OwnerID          string     `json:"owner_id"`
-	Status           string     `json:"status"`
-	Version          int64      `json:"version"`
-	OpensAt          *time.Time `json:"opens_at"`
-	ClosesAt         *time.Time `json:"closes_at"`
-	TimeLimitSeconds *int       `json:"time_limit_seconds"`
-	MaxScore         float64    `json:"max_score"`
-	QuestionCount    int        `json:"question_count"`
-	CreatedAt        time.Time  `json:"created_at"`
-	// Questions is nil in summaries (left out) and a list, possibly
-	// empty, in full views.
-	Questions *[]questionView `json:"questions,omitempty"`
-}
-
-// viewExam renders an exam; withKeys decides whether answer keys are shown,
-// withQuestions whether questions are listed (summaries leave them out).
 func viewExam(e *domain.Exam, withKeys, withQuestions bool) examView {
-	v := examView{
-		ID: e.ID, Title: e.Title, Description: e.Description, LevelID: e.LevelID, OwnerID: e.OwnerID,
-		Status: string(e.Status), Version: e.Version, OpensAt: utc(e.OpensAt), ClosesAt: utc(e.ClosesAt),
-		MaxScore: e.MaxScore(), QuestionCount: len(e.Questions), CreatedAt: e.CreatedAt.UTC(),
-	}
-	if e.TimeLimitSeconds > 0 {
-		l := e.TimeLimitSeconds
-		v.TimeLimitSeconds = &l
-	}
-	if withQuestions {
-		qs := make([]questionView, 0, len(e.Questions))
-		for _, q := range e.Questions {
-			qv := questionView{ID: q.ID, Text: q.Text, Kind: string(q.Kind), Points: q.Points, NegativePoints: q.NegativePoints,
-				Choices: make([]choiceView, len(q.Choices))}
-			for i, c := range q.Choices {
-				qv.Choices[i] = choiceView{Key: c.Key, Text: c.Text}
-			}
-			if withKeys {
-				qv.Correct = append([]string{}, q.Correct...)
-			}
-			if q.ImageID != "" {
-				img := q.ImageID
-				qv.ImageID = &img
-			}
-			qs = append(qs, qv)
-		}
-		v.Questions = &qs
-	}
-	return v
-}
-
-// RenderStudentExam renders the document the student cache holds. The
-// cache passes an exam whose keys are already stripped unless it is graded.
-func RenderStudentExam(e *domain.Exam) ([]byte, error) {
-	return json.Marshal(viewExam(e, e.Status == domain.StatusGraded, true))
+	return projections.ViewExam(e, withKeys, withQuestions)
 }
 
 type attemptView struct {

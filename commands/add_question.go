@@ -11,7 +11,7 @@ import (
 type AddQuestionHandler struct{ handlerBase }
 
 func (h *AddQuestionHandler) Handle(ctx context.Context, m Meta, examID string, in domain.QuestionInput) (ExamResult, domain.Question, error) {
-	if err := requireImages(ctx, h.images, []domain.QuestionInput{in}, imageField); err != nil {
+	if err := requireImages(ctx, h.repo, []domain.QuestionInput{in}, imageField); err != nil {
 		return ExamResult{}, domain.Question{}, err
 	}
 	var q domain.Question

@@ -11,30 +11,39 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
-	"github.com/examhall/exam/auth"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
 	"github.com/google/uuid"
 )
 
-// PasswordHasher hashes and verifies passwords (auth.PasswordHasher).
+// PasswordHasher hashes and verifies passwords (auth.PasswordHasher
+// implements it).
 type PasswordHasher interface {
 	Hash(ctx context.Context, password string) (string, error)
 	Verify(ctx context.Context, encoded, password string) (bool, error)
 }
 
-// TokenIssuer issues and checks tokens (auth.TokenIssuer).
+// TokenIssuer issues and checks tokens (cmd/ adapts auth.TokenIssuer to it).
 type TokenIssuer interface {
 	IssueAccess(userID, role string) (string, time.Time, error)
 	IssueRefresh(userID, familyID string, generation int) (string, time.Time, error)
-	ParseRefresh(token string) (auth.RefreshClaims, error)
+	ParseRefresh(token string) (RefreshClaims, error)
 }
 
-// LoginThrottle limits failed logins per account (auth.LoginThrottle).
+// RefreshClaims are what the write side needs of a validated refresh token:
+// whose it is and which generation of which session family it carries.
+type RefreshClaims struct {
+	UserID     string
+	FamilyID   string
+	Generation int
+}
+
+// LoginThrottle limits failed logins per account (auth's throttles
+// implement it).
 type LoginThrottle interface {
 	Check(ctx context.Context, account string) error
 	Failed(ctx context.Context, account string)
@@ -215,20 +224,19 @@ const maxConflictRetries = 8
 
 // retryOnConflict runs decide-and-append again when another writer won the
 // race for the stream version; the domain re-checks its rules each time.
-// Retries back off with jitter so racing replicas spread out.
+// Retries back off with full jitter (0 to 2 ms, doubling to 0 to 64 ms) so
+// racing replicas spread out; after maxConflictRetries tries the conflict
+// is returned.
 func retryOnConflict(ctx context.Context, fn func() error) error {
-	var err error
-	for i := 0; i < maxConflictRetries; i++ {
-		if err = fn(); !errors.Is(err, domain.ErrConflict) {
-			return err
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.Multiplier, b.RandomizationFactor = time.Millisecond, 32*time.Millisecond, 2, 1
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		err := fn()
+		if err != nil && !errors.Is(err, domain.ErrConflict) {
+			return struct{}{}, backoff.Permanent(err)
 		}
-		wait := time.Duration(rand.Int64N(int64(time.Millisecond) << min(i, 5)))
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-	}
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(maxConflictRetries), backoff.WithMaxElapsedTime(0))
 	return err
 }
 

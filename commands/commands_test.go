@@ -26,6 +26,15 @@ func openStore(t *testing.T) *embedded.Store {
 	return s
 }
 
+// testTokens adapts auth's issuer to the port commands declare, as cmd/
+// does.
+type testTokens struct{ *auth.TokenIssuer }
+
+func (t testTokens) ParseRefresh(token string) (commands.RefreshClaims, error) {
+	c, err := t.TokenIssuer.ParseRefresh(token)
+	return commands.RefreshClaims{UserID: c.UserID, FamilyID: c.FamilyID, Generation: c.Generation}, err
+}
+
 // newHandlers is one "replica": its own handlers and aggregate cache over
 // the shared store.
 func newHandlers(t *testing.T, store eventstore.Store) *commands.Handlers {
@@ -35,7 +44,7 @@ func newHandlers(t *testing.T, store eventstore.Store) *commands.Handlers {
 		t.Fatal(err)
 	}
 	h, err := commands.New(commands.Deps{
-		Store: store, Hasher: auth.NewPasswordHasher(auth.TestArgon2Params(), 0), Tokens: tokens,
+		Store: store, Hasher: auth.NewPasswordHasher(auth.TestArgon2Params(), 0), Tokens: testTokens{tokens},
 		Throttle: auth.NewMemoryLoginThrottle(auth.ThrottleConfig{}),
 	})
 	if err != nil {

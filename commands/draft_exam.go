@@ -19,7 +19,7 @@ func (h *DraftExamHandler) Handle(ctx context.Context, m Meta, in domain.ExamDra
 	if err := requireLevel(ctx, h.repo, in.LevelID); err != nil {
 		return ExamResult{}, err
 	}
-	if err := requireImages(ctx, h.images, in.Questions, questionImageField); err != nil {
+	if err := requireImages(ctx, h.repo, in.Questions, questionImageField); err != nil {
 		return ExamResult{}, err
 	}
 	id := m.entityID(h.newID, "exam")

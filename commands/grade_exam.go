@@ -82,6 +82,14 @@ func (h *GradeExamHandler) grade(ctx context.Context, m Meta, examID, trigger st
 	return out, nil
 }
 
+// ReplayAttempts folds every started attempt of the exam from the store,
+// exactly as grading does: what the regrade preview grades under the key in
+// force and under a corrected one.
+func (h *GradeExamHandler) ReplayAttempts(ctx context.Context, examID string) ([]*domain.Attempt, error) {
+	attempts, _, _, err := h.replayExam(ctx, examID)
+	return attempts, err
+}
+
 // replayExam reads every event tagged with the exam and folds the attempts
 // and the scores recorded so far (student → latest computed score).
 func (h handlerBase) replayExam(ctx context.Context, examID string) ([]*domain.Attempt, map[string]float64, int64, error) {

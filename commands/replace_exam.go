@@ -14,7 +14,7 @@ func (h *ReplaceExamHandler) Handle(ctx context.Context, m Meta, examID string, 
 	if err := requireLevel(ctx, h.repo, in.LevelID); err != nil {
 		return ExamResult{}, err
 	}
-	if err := requireImages(ctx, h.images, in.Questions, questionImageField); err != nil {
+	if err := requireImages(ctx, h.repo, in.Questions, questionImageField); err != nil {
 		return ExamResult{}, err
 	}
 	return h.mutateExam(ctx, m, examID, func(e *domain.Exam, _ time.Time) ([]domain.Event, error) {

@@ -227,6 +227,21 @@ func (r *Repository) LoadLevel(ctx context.Context, levelID string) (domain.Leve
 	return domain.Level{ID: d.LevelID, Name: d.Name, CreatedAt: d.CreatedAt}, true, nil
 }
 
+// ImageUploaded reports whether image.uploaded.v1 is in the log for id: the
+// write side decides from the event store alone whether a question may name
+// an image. The upload stores the bytes before it appends the event, so an
+// image the log names always has its bytes.
+func (r *Repository) ImageUploaded(ctx context.Context, id string) (bool, error) {
+	if !domain.ValidImageID(id) {
+		return false, nil
+	}
+	recs, err := r.store.Load(ctx, domain.ImageStream(id), 1)
+	if err != nil {
+		return false, fmt.Errorf("load image %s: %w", id, err)
+	}
+	return len(recs) > 0, nil
+}
+
 // writer turns domain events into store records and appends them.
 type writer struct {
 	store eventstore.Store

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -65,6 +66,21 @@ func LevelStream(levelID string) string       { return CategoryLevel + "-" + lev
 func SessionStream(familyID string) string    { return CategorySession + "-" + familyID }
 func IdempotencyStream(keyHash string) string { return CategoryIdempotency + "-" + keyHash }
 func ImageStream(imageID string) string       { return CategoryImage + "-" + imageID }
+
+// ParseStream splits a stream id into its category and the id of the entity
+// it belongs to ("exam-<id>" → "exam", "<id>"): the inverse of the functions
+// above, and the one place that knows the format. A stream id without a
+// '-' is all category.
+func ParseStream(streamID string) (category, id string) {
+	category, id, _ = strings.Cut(streamID, "-")
+	return category, id
+}
+
+// StreamEntity is the entity id of a stream id (ParseStream's second half).
+func StreamEntity(streamID string) string {
+	_, id := ParseStream(streamID)
+	return id
+}
 
 // EmailStream is the reservation stream that makes an email unique without a
 // read-model race: registering appends to it at NoStream, so of two racing

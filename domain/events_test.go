@@ -208,6 +208,23 @@ func TestStreamIDs(t *testing.T) {
 	}
 }
 
+// ParseStream is the inverse of every stream-id constructor, including ids
+// that themselves contain '-' (UUIDs).
+func TestParseStream(t *testing.T) {
+	const id = "0b6c5e1e-7f55-4c1a-9d8e-2f1f3a4b5c6d"
+	for stream, category := range map[string]string{
+		ExamStream(id): CategoryExam, AttemptStream(id): CategoryAttempt, GradesStream(id): CategoryGrades, UserStream(id): CategoryUser,
+		LevelStream(id): CategoryLevel, SessionStream(id): CategorySession, ImageStream(id): CategoryImage,
+	} {
+		if c, got := ParseStream(stream); c != category || got != id || StreamEntity(stream) != id {
+			t.Errorf("ParseStream(%q) = %q, %q; want %q, %q", stream, c, got, category, id)
+		}
+	}
+	if c, got := ParseStream("nodash"); c != "nodash" || got != "" {
+		t.Errorf("ParseStream(nodash) = %q, %q", c, got)
+	}
+}
+
 // foldEverywhere applies a decoded payload to every aggregate, fresh and
 // already populated; Apply must take any payload without panicking.
 func foldEverywhere(t testing.TB, p any) {

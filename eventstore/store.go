@@ -120,6 +120,15 @@ type Filter struct {
 // DefaultQueryLimit is the cap Query applies when Filter.Limit is 0.
 const DefaultQueryLimit = 500
 
+// EffectiveLimit is the number of records Query may return for f: Limit,
+// or DefaultQueryLimit when Limit is not positive. Every backend applies it.
+func (f Filter) EffectiveLimit() int {
+	if f.Limit <= 0 {
+		return DefaultQueryLimit
+	}
+	return f.Limit
+}
+
 // Store is the event store port.
 type Store interface {
 	// Append appends events to a stream at exactly the next versions after

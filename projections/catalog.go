@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"context"
 	"sort"
 	"strings"
 	"sync"
@@ -12,6 +13,8 @@ import (
 
 // Catalog is the in-process read model of exams, levels and users.
 type Catalog struct {
+	applied StreamVersions
+
 	mu     sync.RWMutex
 	exams  map[string]*domain.Exam
 	levels map[string]domain.Level
@@ -31,12 +34,25 @@ func (c *Catalog) Categories() []string {
 	return []string{domain.CategoryExam, domain.CategoryLevel, domain.CategoryUser}
 }
 
-func (c *Catalog) Apply(rec eventstore.Record, data any) {
+// Apply folds each record not applied yet.
+func (c *Catalog) Apply(_ context.Context, batch []Delivered) error {
+	for _, d := range batch {
+		if c.applied.Claim(d.Record) {
+			c.apply(d.Record, d.Data)
+		}
+	}
+	return nil
+}
+
+func (c *Catalog) apply(rec eventstore.Record, data any) {
+	if data == nil {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch eventstore.Category(rec.StreamID) {
 	case domain.CategoryExam:
-		id := strings.TrimPrefix(rec.StreamID, domain.CategoryExam+"-")
+		id := domain.StreamEntity(rec.StreamID)
 		e := c.exams[id]
 		if e == nil {
 			e = &domain.Exam{}
@@ -51,7 +67,7 @@ func (c *Catalog) Apply(rec eventstore.Record, data any) {
 			c.levels[l.ID] = l
 		}
 	case domain.CategoryUser:
-		id := strings.TrimPrefix(rec.StreamID, domain.CategoryUser+"-")
+		id := domain.StreamEntity(rec.StreamID)
 		u := c.users[id]
 		if u == nil {
 			u = &domain.User{}

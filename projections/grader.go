@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/examhall/exam/domain"
-	"github.com/examhall/exam/eventstore"
 )
 
 // ExamGrader grades an exam by replaying its events (the write-side
@@ -54,15 +52,22 @@ func (g *Grader) Name() string { return "grader" }
 // Categories: the streams this read model is built from.
 func (g *Grader) Categories() []string { return []string{domain.CategoryExam} }
 
-// Apply queues an exam when it closes or its key changes after closing.
-func (g *Grader) Apply(rec eventstore.Record, data any) {
-	examID := strings.TrimPrefix(rec.StreamID, domain.CategoryExam+"-")
-	switch data.(type) {
-	case *domain.ExamClosed:
-		g.enqueue(examID, "close")
-	case *domain.AnswerKeyCorrected:
-		g.enqueue(examID, "answer_key")
+// Apply queues an exam when it closes or its key changes after closing. It
+// only queues work, so it never fails and the bus is never held up by a
+// large grading; queueing twice is queueing once, and grading rounds are
+// idempotent, so a redelivery is harmless. An undecodable record is left to
+// the reconciliation, which still finds the exam.
+func (g *Grader) Apply(_ context.Context, batch []Delivered) error {
+	for _, d := range batch {
+		examID := domain.StreamEntity(d.Record.StreamID)
+		switch d.Data.(type) {
+		case *domain.ExamClosed:
+			g.enqueue(examID, "close")
+		case *domain.AnswerKeyCorrected:
+			g.enqueue(examID, "answer_key")
+		}
 	}
+	return nil
 }
 
 func (g *Grader) enqueue(examID, trigger string) {
@@ -75,23 +80,6 @@ func (g *Grader) enqueue(examID, trigger string) {
 	case g.wake <- struct{}{}:
 	default:
 	}
-}
-
-// ApplyRecord is the grader as a bus consumer (the distributed mode's
-// grader role): it only queues work, so it never fails.
-func (g *Grader) ApplyRecord(_ context.Context, rec eventstore.Record, _ Delivery) error {
-	if eventstore.Category(rec.StreamID) != domain.CategoryExam {
-		return nil
-	}
-	switch rec.Type {
-	case domain.TypeExamClosed, domain.TypeAnswerKeyCorrected:
-		data, err := domain.DecodeEvent(rec.Type, rec.Data)
-		if err != nil {
-			return nil // undecodable: reconciliation still finds the exam
-		}
-		g.Apply(rec, data)
-	}
-	return nil
 }
 
 // Reconcile queues every exam the backlog says still needs grading (at

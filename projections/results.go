@@ -1,8 +1,8 @@
 package projections
 
 import (
+	"context"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +27,8 @@ type ResultRow struct {
 // Results is the degrees read model: the latest score per student and
 // exam, from grade events (computed scores and manual overrides).
 type Results struct {
+	applied StreamVersions
+
 	mu        sync.RWMutex
 	byExam    map[string]map[string]*ResultRow
 	byStudent map[string]map[string]*ResultRow
@@ -42,28 +44,41 @@ func (r *Results) Name() string { return "results" }
 // Categories: the streams this read model is built from.
 func (r *Results) Categories() []string { return []string{domain.CategoryGrades} }
 
-func (r *Results) Apply(rec eventstore.Record, data any) {
-	if eventstore.Category(rec.StreamID) != domain.CategoryGrades {
+// Apply folds each grade record not applied yet.
+func (r *Results) Apply(_ context.Context, batch []Delivered) error {
+	for _, d := range batch {
+		if r.applied.Claim(d.Record) {
+			r.apply(d.Record, d.Data)
+		}
+	}
+	return nil
+}
+
+func (r *Results) apply(rec eventstore.Record, data any) {
+	if data == nil || eventstore.Category(rec.StreamID) != domain.CategoryGrades {
 		return
 	}
-	examID := strings.TrimPrefix(rec.StreamID, domain.CategoryGrades+"-")
+	examID := domain.StreamEntity(rec.StreamID)
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	row, ok := FoldResult(examID, r.byExam[examID][studentOf(data)], data)
+	student, _ := GradedStudent(data)
+	row, ok := FoldResult(examID, r.byExam[examID][student], data)
 	if ok {
 		r.put(row)
 	}
 }
 
-// studentOf names the student a grade event is about ("" for other events).
-func studentOf(data any) string {
+// GradedStudent names the student a grade event is about; false for an
+// event of the grades stream that is about no one student. Shared by every
+// results read model, with FoldResult.
+func GradedStudent(data any) (string, bool) {
 	switch d := data.(type) {
 	case *domain.AttemptScored:
-		return d.StudentID
+		return d.StudentID, true
 	case *domain.ScoreOverridden:
-		return d.StudentID
+		return d.StudentID, true
 	}
-	return ""
+	return "", false
 }
 
 // FoldResult folds one grade event of an exam's stream into the student's

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"strings"
 	"sync"
 
 	"github.com/examhall/exam/domain"
@@ -51,12 +50,25 @@ func (s *StudentExamCache) Name() string { return "student_exam_cache" }
 // Categories: the streams this read model is built from.
 func (s *StudentExamCache) Categories() []string { return []string{domain.CategoryExam} }
 
-// Apply invalidates the exam's document on any change of the exam.
-func (s *StudentExamCache) Apply(rec eventstore.Record, _ any) {
+// Apply invalidates the exam's document on any change of the exam. It is
+// idempotent by construction: latest only rises, and dropping a document
+// twice is dropping it once.
+func (s *StudentExamCache) Apply(_ context.Context, batch []Delivered) error {
+	for _, d := range batch {
+		// An event this build does not know left the catalogue's exam
+		// unchanged, so its document is still current.
+		if d.Data != nil {
+			s.apply(d.Record)
+		}
+	}
+	return nil
+}
+
+func (s *StudentExamCache) apply(rec eventstore.Record) {
 	if eventstore.Category(rec.StreamID) != domain.CategoryExam {
 		return
 	}
-	id := strings.TrimPrefix(rec.StreamID, domain.CategoryExam+"-")
+	id := domain.StreamEntity(rec.StreamID)
 	s.mu.Lock()
 	if rec.Version > s.latest[id] {
 		s.latest[id] = rec.Version

@@ -55,11 +55,10 @@ const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-s
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 
 // Tokens is what the admin needs of the token issuer (auth.TokenIssuer):
-// sessions are refresh tokens; in-process API sub-requests use a fresh
-// access token.
+// sessions are refresh tokens. It mints no access tokens: it calls the
+// commands and queries directly.
 type Tokens interface {
 	ParseRefresh(token string) (auth.RefreshClaims, error)
-	IssueAccess(userID, role string) (string, time.Time, error)
 }
 
 // Config wires the admin.
@@ -105,9 +104,8 @@ type Handler struct {
 	log    *slog.Logger
 	now    func() time.Time
 	pages  map[string]*template.Template
-	// engine serves the API's routes for in-process sub-requests (exports,
-	// imports), set by Routes.
-	engine     *gin.Engine
+	// changes is Events when the store signals new events (awaitRegrade).
+	changes    storeChanges
 	sessionTTL time.Duration
 }
 
@@ -127,6 +125,7 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, images: cfg.Images, tokens: cfg.Tokens,
 		log: cfg.Log, now: cfg.Now, sessionTTL: cfg.SessionTTL}
+	h.changes, _ = cfg.Events.(storeChanges)
 	pages, err := parsePages()
 	if err != nil {
 		return nil, err
@@ -135,20 +134,8 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Register builds the admin and registers it on the API's engine; its
-// signature is api.Config.Extra's once the Config is bound.
-func Register(r *gin.Engine, cfg Config) error {
-	h, err := New(cfg)
-	if err != nil {
-		return err
-	}
-	h.Routes(r)
-	return nil
-}
-
 // Routes registers every /admin route on r.
 func (h *Handler) Routes(r *gin.Engine) {
-	h.engine = r
 	static, _ := fs.Sub(staticFS, "static")
 	r.GET("/admin", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/admin/") })
 	g := r.Group("/admin", securityHeaders)

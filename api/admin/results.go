@@ -1,14 +1,11 @@
 package admin
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"mime/multipart"
 	"net/http"
 	"net/url"
 	"sort"
@@ -17,6 +14,7 @@ import (
 	"time"
 
 	"github.com/examhall/exam/api"
+	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/projections"
@@ -88,36 +86,23 @@ func (h *Handler) resultRows(ctx context.Context, rows []projections.ResultRow) 
 
 // userLabel is a student's email and name (the directory, else the stream).
 func (h *Handler) userLabel(ctx context.Context, id string) (string, string) {
-	if u, ok, err := h.reads.User(ctx, id); err == nil && ok {
-		return u.Email, u.FullName
-	}
-	if u, err := h.cmd.Repo.LoadUser(ctx, id); err == nil && u.Exists() {
+	if u, err := h.lookupUser(ctx, id); err == nil && u != nil {
 		return u.Email, u.FullName
 	}
 	return id, ""
 }
 
-// subRequest serves an API request in-process as the session's user, with
-// a fresh access token that never leaves the server. The export and import
-// thus run exactly the API's code (formats, validation, limits, audit).
-func (h *Handler) subRequest(c *gin.Context, w http.ResponseWriter, method, path string, body io.Reader, contentType string) error {
-	u := sessionFrom(c).user
-	token, _, err := h.tokens.IssueAccess(u.ID, string(u.Role))
-	if err != nil {
-		return fmt.Errorf("admin: issue access token: %w", err)
+// lookupUser finds a user in the directory, else in its stream (a user the
+// directory has not seen yet); nil when there is none (api.UserLookup).
+func (h *Handler) lookupUser(ctx context.Context, id string) (*domain.User, error) {
+	if u, ok, err := h.reads.User(ctx, id); err == nil && ok {
+		return u, nil
 	}
-	req, err := http.NewRequestWithContext(c.Request.Context(), method, path, body)
-	if err != nil {
-		return fmt.Errorf("admin: sub-request: %w", err)
+	u, err := h.cmd.Repo.LoadUser(ctx, id)
+	if err != nil || !u.Exists() {
+		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set(api.RequestIDHeader, api.RequestIDFrom(c))
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	req.RemoteAddr = c.Request.RemoteAddr
-	h.engine.ServeHTTP(w, req)
-	return nil
+	return u, nil
 }
 
 func (h *Handler) exportResults(c *gin.Context) {
@@ -134,7 +119,7 @@ func (h *Handler) exportResults(c *gin.Context) {
 		h.fail(c, http.StatusConflict, "The exam is not graded yet.")
 		return
 	}
-	if err := h.subRequest(c, c.Writer, http.MethodGet, "/api/v1/exams/"+url.PathEscape(e.ID)+"/results?format="+format, nil, ""); err != nil {
+	if err := api.WriteResultsExport(c, h.reads, h.lookupUser, e, format); err != nil {
 		h.failErr(c, err)
 	}
 }
@@ -162,69 +147,65 @@ func (h *Handler) importResults(c *gin.Context) {
 		return
 	}
 	defer f.Close()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	part, err := mw.CreateFormFile("file", "results")
-	if err == nil {
-		_, err = io.Copy(part, io.LimitReader(f, maxImportFile+1))
-	}
-	if err == nil {
-		err = mw.Close()
-	}
+	data, err := io.ReadAll(io.LimitReader(f, maxImportFile+1))
 	if err != nil {
-		h.failErr(c, fmt.Errorf("admin: forward results file: %w", err))
+		h.failErr(c, fmt.Errorf("admin: read uploaded file: %w", err))
 		return
 	}
-	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
-	if err := h.subRequest(c, rec, http.MethodPost, "/api/v1/exams/"+url.PathEscape(e.ID)+"/results/import", &body, mw.FormDataContentType()); err != nil {
+	ctx := c.Request.Context()
+	res, err := h.importScores(ctx, h.meta(c), e, data)
+	if err != nil {
+		h.renderImportError(c, e, err)
+		return
+	}
+	out := &importOutcome{Imported: res.Imported, Recorded: res.Recorded}
+	// Reload so the table shows the new scores.
+	if e2, err := h.cmd.Repo.LoadExam(ctx, e.ID); err == nil {
+		e = e2
+	}
+	if out.Recorded > 0 {
+		h.await(ctx, func(ctx context.Context) bool { return h.importVisible(ctx, e.ID) })
+	}
+	h.renderResults(c, http.StatusOK, e, out)
+}
+
+// importScores is the API's import without HTTP: the same permission
+// check, the same file parser, the same command.
+func (h *Handler) importScores(ctx context.Context, m commands.Meta, e *domain.Exam, data []byte) (commands.ImportResult, error) {
+	if err := e.CanImportScores(m.Actor); err != nil {
+		return commands.ImportResult{}, err
+	}
+	rows, err := api.ParseScoreFile(data)
+	if err != nil {
+		return commands.ImportResult{}, err
+	}
+	return h.cmd.ImportResults.Handle(ctx, m, e.ID, rows)
+}
+
+// renderImportError shows why an import was refused on the results page:
+// every bad row, the problem with the file, or the error's message.
+func (h *Handler) renderImportError(c *gin.Context, e *domain.Exam, err error) {
+	ae, ok := api.ErrorFor(err)
+	if !ok || ae.Status >= 500 {
 		h.failErr(c, err)
 		return
 	}
-	out := &importOutcome{}
-	if rec.status == http.StatusOK {
-		var ok struct{ Imported, Recorded int }
-		if err := json.Unmarshal(rec.body.Bytes(), &ok); err != nil {
-			h.failErr(c, fmt.Errorf("admin: import answer: %w", err))
-			return
-		}
-		out.Imported, out.Recorded = ok.Imported, ok.Recorded
-		// Reload so the table shows the new scores.
-		if e2, err := h.cmd.Repo.LoadExam(c.Request.Context(), e.ID); err == nil {
-			e = e2
-		}
-		if out.Recorded > 0 {
-			h.await(c.Request.Context(), func(ctx context.Context) bool { return h.importVisible(ctx, e.ID) })
-		}
-		h.renderResults(c, http.StatusOK, e, out)
-		return
+	out := &importOutcome{Error: ae.Message}
+	var rows *domain.RowsError
+	switch {
+	case errors.As(err, &rows) && len(rows.Rows) > 0:
+		// The table below says it all, in the words of the rows.
+		out.Rows = rows.Rows
+		out.Error = fmt.Sprintf("%d row(s) have problems; nothing was imported. Correct them and import the file again.", len(out.Rows))
+	case fieldErrors(err)["file"] != "":
+		out.Error = "The file " + fieldErrors(err)["file"] + "."
+	case fieldErrors(err) != nil:
+		out.Fields = fieldErrors(err)
 	}
-	var fail struct {
-		Error struct {
-			Message string `json:"message"`
-			Details struct {
-				Fields map[string]string   `json:"fields"`
-				Rows   []domain.RowProblem `json:"rows"`
-			} `json:"details"`
-		} `json:"error"`
-	}
-	_ = json.Unmarshal(rec.body.Bytes(), &fail)
-	out.Error = fail.Error.Message
 	if out.Error == "" {
 		out.Error = "The file was not imported."
 	}
-	out.Fields, out.Rows = fail.Error.Details.Fields, fail.Error.Details.Rows
-	if len(out.Rows) > 0 {
-		// The table below says it all, in the words of the rows.
-		out.Error = fmt.Sprintf("%d row(s) have problems; nothing was imported. Correct them and import the file again.", len(out.Rows))
-		out.Fields = nil
-	} else if msg := out.Fields["file"]; msg != "" {
-		out.Error, out.Fields = "The file "+msg+".", nil
-	}
-	status := rec.status
-	if status >= 500 {
-		status = http.StatusBadGateway
-	}
-	h.renderResults(c, status, e, out)
+	h.renderResults(c, ae.Status, e, out)
 }
 
 // importVisible: the results read model shows an override (the import's
@@ -240,25 +221,6 @@ func (h *Handler) importVisible(ctx context.Context, examID string) bool {
 		}
 	}
 	return false
-}
-
-// bufferedResponse keeps a sub-request's answer.
-type bufferedResponse struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-	wrote  bool
-}
-
-func (b *bufferedResponse) Header() http.Header { return b.header }
-func (b *bufferedResponse) Write(p []byte) (int, error) {
-	b.wrote = true
-	return b.body.Write(p)
-}
-func (b *bufferedResponse) WriteHeader(code int) {
-	if !b.wrote {
-		b.status, b.wrote = code, true
-	}
 }
 
 // --- answer-key correction ---
@@ -349,7 +311,7 @@ func (h *Handler) keyPreview(c *gin.Context) {
 		corrected.Apply(e.Version+int64(i)+1, ev.Data)
 	}
 	p := keyPreview{keyForm: f, Keys: keys, Graded: e.GradeRound > 0}
-	attempts, err := h.replayAttempts(ctx, e.ID)
+	attempts, err := h.cmd.GradeExam.ReplayAttempts(ctx, e.ID)
 	if err != nil {
 		h.failErr(c, err)
 		return
@@ -381,49 +343,6 @@ func (h *Handler) keyPreview(c *gin.Context) {
 	}
 	sort.SliceStable(p.Changes, func(i, j int) bool { return p.Changes[i].Email < p.Changes[j].Email })
 	h.render(c, http.StatusOK, "key_preview.html", page{Title: "Confirm the correction", Nav: "exams", Data: p})
-}
-
-// replayAttempts folds every started attempt of the exam from the store.
-func (h *Handler) replayAttempts(ctx context.Context, examID string) ([]*domain.Attempt, error) {
-	byStream := map[string]*domain.Attempt{}
-	var order []*domain.Attempt
-	var after uint64
-	const pageSize = 5000
-	for {
-		recs, err := h.events.Query(ctx, eventstore.Filter{Tags: []string{domain.ExamTag(examID)}, AfterPosition: after, Limit: pageSize})
-		if err != nil {
-			return nil, fmt.Errorf("admin: replay exam %s: %w", examID, err)
-		}
-		for _, rec := range recs {
-			if eventstore.Category(rec.StreamID) != domain.CategoryAttempt {
-				continue
-			}
-			data, err := domain.DecodeEvent(rec.Type, rec.Data)
-			if errors.Is(err, domain.ErrUnknownEventType) {
-				continue
-			} else if err != nil {
-				return nil, fmt.Errorf("admin: replay exam %s: %w", examID, err)
-			}
-			t := byStream[rec.StreamID]
-			if t == nil {
-				t = &domain.Attempt{}
-				byStream[rec.StreamID] = t
-				order = append(order, t)
-			}
-			t.Apply(rec.Version, data)
-		}
-		if len(recs) < pageSize {
-			break
-		}
-		after = recs[len(recs)-1].Position
-	}
-	out := order[:0]
-	for _, t := range order {
-		if t.Started() {
-			out = append(out, t)
-		}
-	}
-	return out, nil
 }
 
 // keyConfirm corrects the key as previewed (refused if the exam changed
@@ -474,21 +393,52 @@ func (h *Handler) keyConfirm(c *gin.Context) {
 const regradeWait = 10 * time.Second
 
 // awaitRegrade waits until the exam's stream shows a grading that saw every
-// key correction.
+// key correction. It wakes on the store's signal of new events (the grading
+// appends them) rather than polling; a store that cannot signal is asked
+// again every regradePoll.
 func (h *Handler) awaitRegrade(ctx context.Context, examID string) bool {
 	ctx, cancel := context.WithTimeout(ctx, regradeWait)
 	defer cancel()
+	changes := h.changes
 	for {
+		// The head is read before the exam, so an append after the read
+		// wakes the wait below.
+		var head uint64
+		if changes != nil {
+			var err error
+			if head, err = changes.Head(ctx); err != nil {
+				changes = nil // cannot signal after all: poll
+			}
+		}
 		e, err := h.cmd.Repo.LoadExam(ctx, examID)
 		if err == nil && !e.NeedsGrading() {
 			return true
 		}
+		if changes != nil {
+			err := changes.WaitForEvents(ctx, head)
+			if ctx.Err() != nil {
+				return false
+			}
+			if err == nil {
+				continue
+			}
+			changes = nil // the store failed to signal: poll from now on
+		}
 		select {
 		case <-ctx.Done():
 			return false
-		case <-time.After(20 * time.Millisecond):
+		case <-time.After(regradePoll):
 		}
 	}
+}
+
+// regradePoll is awaitRegrade's pause for a store that cannot signal.
+const regradePoll = 50 * time.Millisecond
+
+// storeChanges is a store that signals new events (both event stores do).
+type storeChanges interface {
+	Head(ctx context.Context) (uint64, error)
+	WaitForEvents(ctx context.Context, afterPosition uint64) error
 }
 
 // --- audit trail ---

@@ -156,7 +156,7 @@ func rebuild(cfg platform.Config) error {
 	catalog := projections.NewCatalog()
 	runner := projections.NewRunner(p.Log, catalog, projections.NewResults())
 	start := time.Now()
-	if _, err := runner.CatchUp(ctx, p.Store, func(done, _ uint64) { _ = bar.Set64(int64(done)) }); err != nil {
+	if _, err := runner.CatchUp(ctx, p.Store, 0, func(done, _ uint64) { _ = bar.Set64(int64(done)) }); err != nil {
 		return err
 	}
 	_ = bar.Finish()

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
@@ -97,12 +96,12 @@ func BenchmarkRebuild1MEvents(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		catalog := projections.NewCatalog()
-		cache := projections.NewStudentExamCache(catalog, nil, api.RenderStudentExam)
+		cache := projections.NewStudentExamCache(catalog, nil, projections.RenderStudentExam)
 		results := projections.NewResults()
 		grader := projections.NewGrader(&projections.InMemory{Catalog: catalog}, nil, log)
 		runner := projections.NewRunner(log, catalog, cache, results, grader)
 		start := time.Now()
-		last, err := runner.CatchUp(ctx, store, nil)
+		last, err := runner.CatchUp(ctx, store, 0, nil)
 		took += time.Since(start)
 		if err != nil {
 			b.Fatal(err)
@@ -410,7 +409,7 @@ func TestSeederSmall(t *testing.T) {
 	catalog := projections.NewCatalog()
 	results := projections.NewResults()
 	runner := projections.NewRunner(log, catalog, results)
-	if _, err := runner.CatchUp(ctx, store, nil); err != nil {
+	if _, err := runner.CatchUp(ctx, store, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	if runner.Applied() != uint64(sd.events.Load()) {

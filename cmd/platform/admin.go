@@ -25,7 +25,7 @@ type adminWiring struct {
 
 // adminRoutes registers the web admin (/admin/) on the API's engine. A
 // wiring that cannot build the admin is logged and leaves the API alone.
-func adminRoutes(w adminWiring) func(r *gin.Engine, authn gin.HandlerFunc) {
+func adminRoutes(w adminWiring) func(r *gin.Engine) {
 	cfg := admin.Config{Commands: w.Commands, Reads: w.Reads, Events: w.Events, Images: w.Images, Log: w.Log, Now: w.Now}
 	if w.Tokens != nil {
 		cfg.Tokens = w.Tokens
@@ -38,5 +38,5 @@ func adminRoutes(w adminWiring) func(r *gin.Engine, authn gin.HandlerFunc) {
 		w.Log.Error("web admin disabled", "err", err)
 		return nil
 	}
-	return func(r *gin.Engine, _ gin.HandlerFunc) { h.Routes(r) }
+	return h.Routes
 }

@@ -1,7 +1,3 @@
-// Package platform wires the exam platform from configuration: it picks the
-// concrete adapters (today the embedded event store and the in-process bus)
-// and starts the API, relay, projections, grader and scheduler. cmd/examd and
-// the component tests both start the platform through it.
 package platform
 
 import (

@@ -25,7 +25,14 @@ type orderRecorder struct {
 
 func (*orderRecorder) Name() string         { return "order-recorder" }
 func (*orderRecorder) Categories() []string { return []string{"grades"} }
-func (o *orderRecorder) ApplyRecord(_ context.Context, rec eventstore.Record, _ projections.Delivery) error {
+func (o *orderRecorder) Apply(_ context.Context, batch []projections.Delivered) error {
+	for _, d := range batch {
+		o.apply(d.Record)
+	}
+	return nil
+}
+
+func (o *orderRecorder) apply(rec eventstore.Record) {
 	n := o.inFlight.Add(1)
 	defer o.inFlight.Add(-1)
 	for {
@@ -38,10 +45,9 @@ func (o *orderRecorder) ApplyRecord(_ context.Context, rec eventstore.Record, _ 
 	o.versions[rec.StreamID] = append(o.versions[rec.StreamID], rec.Version)
 	o.total++
 	o.mu.Unlock()
-	return nil
 }
 
-// projections.Consume applies several partitions at once (the Kafka
+// Runner.Consume applies several partitions at once (the Kafka
 // subscriber releases a partition's next message only after the previous
 // one is acked) and still applies every stream's versions in order, each
 // once.
@@ -65,7 +71,7 @@ func TestConsumeAppliesPartitionsInParallelAndStreamsInOrder(t *testing.T) {
 	rec := &orderRecorder{versions: map[string][]int64{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	if err := projections.Consume(ctx, sub, []string{"exam.grades"}, rec, kafkabus.Origin, discardLog); err != nil {
+	if err := projections.NewRunner(discardLog, rec).Consume(ctx, sub, kafkabus.Origin); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)

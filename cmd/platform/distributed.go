@@ -9,10 +9,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"github.com/cenkalti/backoff/v5"
 	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
-	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/kafkabus"
 	"github.com/examhall/exam/eventstore/relay"
 	"github.com/examhall/exam/projections"
@@ -53,12 +53,12 @@ type studentDocs interface {
 type sharedParts struct {
 	readModel sharedReadModel
 	// projections build the read models (the projector role runs them).
-	projections []projections.DurableProjection
-	images      commands.ImageStore
+	projections []projections.Projection
+	images      imageStore
 	throttle    commands.LoginThrottle // nil: the process's own memory throttle
 	// newDocs builds the student-document cache once the commands exist (it
 	// reads exams the read model has not seen yet from the event store).
-	newDocs func(loader projections.ExamLoader) (studentDocs, projections.DurableProjection, error)
+	newDocs func(loader projections.ExamLoader) (studentDocs, projections.Projection, error)
 	closers []func() error
 }
 
@@ -93,7 +93,7 @@ func (p *Platform) startDistributed(runCtx context.Context, cfg Config, shared *
 	reads := distributedReads{sharedReadModel: shared.readModel, docs: docs}
 	grader := projections.NewGrader(shared.readModel, graderPort{cmds}, log)
 
-	consumers := []projections.DurableProjection{}
+	consumers := []projections.Projection{}
 	if cfg.Roles.Has(RoleProjector) {
 		consumers = append(consumers, shared.projections...)
 		if warmer != nil {
@@ -101,7 +101,7 @@ func (p *Platform) startDistributed(runCtx context.Context, cfg Config, shared *
 		}
 	}
 	if cfg.Roles.Has(RoleGrader) {
-		consumers = append(consumers, graderConsumer{grader})
+		consumers = append(consumers, grader)
 	}
 
 	var watermark api.Watermark
@@ -125,7 +125,9 @@ func (p *Platform) startDistributed(runCtx context.Context, cfg Config, shared *
 		// feeds the projections over an in-process bus.
 		p.bus = gochannel.NewGoChannel(gochannel.Config{BlockPublishUntilSubscriberAck: true, OutputChannelBuffer: 256}, watermill.NewSlogLogger(log.With("component", "bus")))
 		for _, c := range consumers {
-			if err := projections.Consume(runCtx, p.bus, topicsFor(c), c, nil, log); err != nil {
+			// One runner per projection, as with Kafka, so a projection
+			// whose store is down holds up only itself.
+			if err := projections.NewRunner(log, c).Consume(runCtx, p.bus, nil); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -148,17 +150,6 @@ func (p *Platform) startDistributed(runCtx context.Context, cfg Config, shared *
 		p.goRun(func() { sched.Run(runCtx, cfg.SchedulerInterval) })
 	}
 	return reads, watermark, nil
-}
-
-// topicsFor lists the topics that carry a projection's categories.
-func topicsFor(p projections.DurableProjection) []string {
-	var topics []string
-	for _, c := range p.Categories() {
-		if t, ok := relay.DefaultTopics[c]; ok {
-			topics = append(topics, t)
-		}
-	}
-	return topics
 }
 
 // startKafkaRelay publishes every event of the store to Kafka, from the
@@ -209,7 +200,7 @@ func (p *Platform) runKafkaRelay(ctx context.Context, cfg Config, log *slog.Logg
 
 // consumeKafka runs one durable projection as a member of its permanent
 // consumer group until runCtx ends, reconnecting after failures.
-func (p *Platform) consumeKafka(runCtx context.Context, cfg Config, c projections.DurableProjection) {
+func (p *Platform) consumeKafka(runCtx context.Context, cfg Config, c projections.Projection) {
 	group := consumerGroupPrefix + c.Name()
 	log := p.Log.With("component", "consumer", "group", group)
 	retry(runCtx, log, "consumer "+group, func() error {
@@ -226,10 +217,11 @@ func (p *Platform) consumeKafka(runCtx context.Context, cfg Config, c projection
 		defer sub.Close()
 		ctx, cancel := context.WithCancel(runCtx)
 		defer cancel()
-		if err := projections.Consume(ctx, sub, topicsFor(c), c, kafkabus.Origin, log); err != nil {
+		runner := projections.NewRunner(log, c)
+		if err := runner.Consume(ctx, sub, kafkabus.Origin); err != nil {
 			return err
 		}
-		log.Info("consuming", "topics", topicsFor(c))
+		log.Info("consuming", "topics", runner.Topics())
 		<-ctx.Done()
 		return ctx.Err()
 	})
@@ -241,33 +233,22 @@ func ensureTopics(ctx context.Context, cfg Config) error {
 	return kafkabus.EnsureTopics(ctx, cfg.KafkaBrokers, topicList(relay.DefaultTopics), cfg.KafkaPartitions)
 }
 
-// retry runs op until ctx ends, with a capped backoff between failures.
+// retry runs op (a role that runs until ctx ends, or fails) again and
+// again until ctx ends, with a capped exponential backoff between failures.
 func retry(ctx context.Context, log *slog.Logger, what string, op func() error) {
-	wait := 200 * time.Millisecond
-	for ctx.Err() == nil {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval = 200*time.Millisecond, 2*time.Second
+	_, _ = backoff.Retry(ctx, func() (struct{}, error) {
 		err := op()
 		if ctx.Err() != nil {
-			return
+			return struct{}{}, backoff.Permanent(ctx.Err())
 		}
-		log.Warn(what+" failed; retrying", "err", err, "in", wait)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
+		if err == nil {
+			err = errors.New("stopped")
 		}
-		wait = min(2*wait, 2*time.Second)
-	}
-}
-
-// graderConsumer is the grader reactor as a durable consumer: its consumer
-// group gets every exam event once; the grader only queues work (and the
-// periodic reconciliation covers anything missed).
-type graderConsumer struct{ g *projections.Grader }
-
-func (graderConsumer) Name() string         { return "grader" }
-func (graderConsumer) Categories() []string { return []string{domain.CategoryExam} }
-func (c graderConsumer) ApplyRecord(ctx context.Context, rec eventstore.Record, from projections.Delivery) error {
-	return c.g.ApplyRecord(ctx, rec, from)
+		return struct{}{}, err
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(0), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, in time.Duration) { log.Warn(what+" failed; retrying", "err", err, "in", in) }))
 }
 
 // renderedDocs serves student documents rendered from the PostgreSQL read
@@ -294,7 +275,7 @@ func (r renderedDocs) Get(ctx context.Context, examID string) (projections.Stude
 	if e.Status == domain.StatusDraft {
 		return projections.StudentDoc{}, false, nil
 	}
-	doc, err := projections.RenderStudentDoc(e, api.RenderStudentExam)
+	doc, err := projections.RenderStudentDoc(e, projections.RenderStudentExam)
 	if err != nil {
 		return projections.StudentDoc{}, false, fmt.Errorf("render student exam: %w", err)
 	}

@@ -20,7 +20,7 @@ import (
 // BenchmarkProjectorThroughKafka measures rows/s into PostgreSQL through
 // the whole consumer path: Kafka (8 partitions; kfake, and a private real
 // Apache Kafka broker from internal/kafkatest) → kafkabus subscribers in
-// the results projection's consumer group → projections.Consume →
+// the results projection's consumer group → projections.Runner.Consume →
 // pgread's Results projection (one transaction per event with its stream
 // checkpoint and partition offset). The group is formed first (on empty
 // topics); the clock runs from the first publish of b.N grade events (one

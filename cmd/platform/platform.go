@@ -22,6 +22,7 @@ import (
 	"github.com/examhall/exam/eventstore/embedded"
 	"github.com/examhall/exam/eventstore/postgres"
 	"github.com/examhall/exam/eventstore/relay"
+	"github.com/examhall/exam/internal/imagestore"
 	"github.com/examhall/exam/projections"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -94,7 +95,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	runCtx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 
-	var images commands.ImageStore
+	var images imageStore
 	var throttle commands.LoginThrottle = auth.NewMemoryLoginThrottle(auth.ThrottleConfig{Now: cfg.Now})
 	var shared *sharedParts
 	if cfg.Distributed() {
@@ -108,7 +109,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 			throttle = shared.throttle
 		}
 	} else {
-		fileImages, err := commands.NewFileImageStore(filepath.Join(cfg.DataDir, "images"))
+		fileImages, err := imagestore.NewFile(filepath.Join(cfg.DataDir, "images"))
 		if err != nil {
 			return err
 		}
@@ -129,7 +130,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	cmds, err := commands.New(commands.Deps{
 		Store: p.Store, Now: cfg.Now, Logger: log,
 		Hasher:   auth.NewPasswordHasher(cfg.Argon2, 0),
-		Tokens:   tokens,
+		Tokens:   commandTokens{tokens},
 		Throttle: throttle,
 		Images:   images,
 	})
@@ -186,14 +187,14 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 func (p *Platform) startInProcess(ctx, runCtx context.Context, cfg Config) (api.ReadModel, api.Watermark, error) {
 	log, cmds := p.Log, p.Commands
 	catalog := projections.NewCatalog()
-	cache := projections.NewStudentExamCache(catalog, cmds.Repo, api.RenderStudentExam)
+	cache := projections.NewStudentExamCache(catalog, cmds.Repo, projections.RenderStudentExam)
 	results := projections.NewResults()
 	p.Reads = &projections.InMemory{Catalog: catalog, Cache: cache, Results: results}
 	grader := projections.NewGrader(p.Reads, graderPort{cmds}, log)
 	p.Runner = projections.NewRunner(log, catalog, cache, results, grader)
 
 	start := time.Now()
-	caughtUp, err := p.Runner.CatchUp(ctx, p.Store, nil)
+	caughtUp, err := p.Runner.CatchUp(ctx, p.Store, 0, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -212,7 +213,7 @@ func (p *Platform) startInProcess(ctx, runCtx context.Context, cfg Config) (api.
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := p.Runner.Subscribe(runCtx, p.bus, topicList(relay.DefaultTopics)); err != nil {
+	if err := p.Runner.Consume(runCtx, p.bus, nil); err != nil {
 		return nil, nil, err
 	}
 	p.goRun(func() {

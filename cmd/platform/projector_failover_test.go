@@ -524,7 +524,7 @@ func waitGroup(t testing.TB, brokers []string, group, topic string, partitions i
 }
 
 // projector is one projector "instance": a kafkabus subscriber in the
-// projection's consumer group feeding projections.Consume.
+// projection's consumer group feeding a projections.Runner (Consume).
 type projector struct {
 	id     string
 	sub    message.Subscriber
@@ -543,7 +543,7 @@ func (p *projector) stop() {
 // startProjector starts an instance with client id `id` (which names its
 // group member and its connections to the broker).
 func startProjector(t testing.TB, brokers []string, group, topic, id string, commitInterval time.Duration,
-	inner projections.DurableProjection, ledger *applyLedger, log *slog.Logger) *projector {
+	inner recordApplier, ledger *applyLedger, log *slog.Logger) *projector {
 	t.Helper()
 	sub, err := kafkabus.NewSubscriber(kafkabus.SubscriberConfig{
 		Brokers: brokers, ClientID: id, ConsumerGroup: group, Logger: log,
@@ -555,7 +555,10 @@ func startProjector(t testing.TB, brokers []string, group, topic, id string, com
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &projector{id: id, sub: sub, cancel: cancel, proj: &recordingProjection{id: id, inner: inner, ledger: ledger}}
-	if err := projections.Consume(ctx, sub, []string{topic}, p.proj, kafkabus.Origin, log); err != nil {
+	if got := projections.Topics(p.proj); len(got) != 1 || got[0] != topic {
+		t.Fatalf("the projection reads topics %v, the test watches %s", got, topic)
+	}
+	if err := projections.NewRunner(log, p.proj).Consume(ctx, sub, kafkabus.Origin); err != nil {
 		cancel()
 		_ = sub.Close()
 		t.Fatal(err)
@@ -624,11 +627,18 @@ type delivery struct {
 	afterKill bool
 }
 
+// recordApplier is a pgread projection: a Projection that applies one
+// record at a time.
+type recordApplier interface {
+	projections.Projection
+	ApplyRecord(ctx context.Context, rec eventstore.Record, from projections.Delivery) error
+}
+
 // recordingProjection wraps the real projection and records every
 // successful ApplyRecord: which record, from which partition and offset.
 type recordingProjection struct {
 	id     string
-	inner  projections.DurableProjection
+	inner  recordApplier
 	ledger *applyLedger
 	dead   atomic.Bool
 	count  atomic.Int64
@@ -664,7 +674,16 @@ func (r *recordingProjection) stalls(sv streamVersion) bool {
 func (r *recordingProjection) Name() string         { return r.inner.Name() }
 func (r *recordingProjection) Categories() []string { return r.inner.Categories() }
 
-func (r *recordingProjection) ApplyRecord(ctx context.Context, rec eventstore.Record, from projections.Delivery) error {
+func (r *recordingProjection) Apply(ctx context.Context, batch []projections.Delivered) error {
+	for _, d := range batch {
+		if err := r.applyRecord(ctx, d.Record, d.From); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *recordingProjection) applyRecord(ctx context.Context, rec eventstore.Record, from projections.Delivery) error {
 	if r.dead.Load() {
 		return context.Canceled
 	}

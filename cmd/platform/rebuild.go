@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"os"
 
-	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/projections"
 	"github.com/examhall/exam/projections/pgread"
 )
@@ -42,37 +41,11 @@ func RebuildReadModels(ctx context.Context, cfg Config, progress func(done, tota
 	if err := rm.Reset(ctx); err != nil {
 		return 0, err
 	}
-	targets := map[string][]projections.DurableProjection{}
-	for _, p := range []projections.DurableProjection{rm.Catalog(), rm.Users(), rm.Results()} {
-		for _, c := range p.Categories() {
-			targets[c] = append(targets[c], p)
-		}
+	// The same runner, and so the same failure policy, as the projector
+	// role: a failed batch is retried until it applies or ctx ends.
+	runner := projections.NewRunner(log, rm.Catalog(), rm.Users(), rm.Results())
+	if _, err := runner.CatchUp(ctx, store, 0, progress); err != nil {
+		return runner.Applied(), err
 	}
-	head, err := store.Head(ctx)
-	if err != nil {
-		return 0, err
-	}
-	var after, read uint64
-	for after < head {
-		recs, err := store.ReadAll(ctx, after, 2000)
-		if err != nil {
-			return read, err
-		}
-		if len(recs) == 0 {
-			break
-		}
-		for _, rec := range recs {
-			for _, p := range targets[eventstore.Category(rec.StreamID)] {
-				if err := p.ApplyRecord(ctx, rec, projections.Delivery{Offset: -1}); err != nil {
-					return read, err
-				}
-			}
-		}
-		read += uint64(len(recs))
-		after = recs[len(recs)-1].Position
-		if progress != nil {
-			progress(after, head)
-		}
-	}
-	return read, nil
+	return runner.Applied(), nil
 }

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/auth/redisthrottle"
 	"github.com/examhall/exam/commands"
+	"github.com/examhall/exam/internal/imagestore"
 	"github.com/examhall/exam/projections"
 	"github.com/examhall/exam/projections/pgread"
 	"github.com/examhall/exam/projections/rediscache"
@@ -20,21 +20,27 @@ import (
 const redisPrefix = "exam:"
 
 // openSharedParts opens the distributed mode's shared adapters: the
-// PostgreSQL read models (and the image store in the same database) and,
+// PostgreSQL read models, the image store (its own table in the same
+// database and schema; not a read model: rebuilds leave it alone) and,
 // when configured, Redis for student documents and login throttling.
 func openSharedParts(ctx context.Context, cfg Config, log *slog.Logger) (*sharedParts, error) {
 	rm, err := pgread.Open(ctx, pgread.Config{URL: cfg.ReadModelPostgresURL, Schema: cfg.ReadModelPostgresSchema, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("open read models: %w", err)
 	}
+	images, err := imagestore.OpenPostgres(ctx, imagestore.PostgresConfig{URL: cfg.ReadModelPostgresURL, Schema: cfg.ReadModelPostgresSchema, Logger: log})
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("open image store: %w", err)
+	}
 	s := &sharedParts{
 		readModel:   rm,
-		projections: []projections.DurableProjection{rm.Catalog(), rm.Users(), rm.Results()},
-		images:      rm.Images(),
-		closers:     []func() error{func() error { rm.Close(); return nil }},
+		projections: []projections.Projection{rm.Catalog(), rm.Users(), rm.Results()},
+		images:      images,
+		closers:     []func() error{func() error { rm.Close(); return nil }, func() error { images.Close(); return nil }},
 	}
 	if cfg.RedisURL == "" {
-		s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.DurableProjection, error) {
+		s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.Projection, error) {
 			return renderedDocs{readModel: rm, loader: loader}, nil, nil
 		}
 		return s, nil
@@ -49,8 +55,8 @@ func openSharedParts(ctx context.Context, cfg Config, log *slog.Logger) (*shared
 		_ = s.Close()
 		return nil, err
 	}
-	s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.DurableProjection, error) {
-		cache, err := rediscache.New(rediscache.Config{Client: client, Prefix: redisPrefix, Source: rm, Fallback: loader, Render: api.RenderStudentExam, Logger: log})
+	s.newDocs = func(loader projections.ExamLoader) (studentDocs, projections.Projection, error) {
+		cache, err := rediscache.New(rediscache.Config{Client: client, Prefix: redisPrefix, Source: rm, Fallback: loader, Render: projections.RenderStudentExam, Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}

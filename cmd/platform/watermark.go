@@ -2,8 +2,11 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/kafkabus"
@@ -22,7 +25,7 @@ type projectorWatermark struct {
 	offsets     interface {
 		Offsets(ctx context.Context, projection string) (map[string]map[int32]int64, error)
 	}
-	projections []projections.DurableProjection
+	projections []projections.Projection
 	ends        *kafkabus.EndOffsets
 }
 
@@ -34,7 +37,7 @@ func (w *projectorWatermark) WaitPublished(ctx context.Context, pos uint64) erro
 		return fmt.Errorf("wait for the relay: %w", err)
 	}
 	for _, p := range w.projections {
-		topics := topicsFor(p)
+		topics := projections.Topics(p)
 		ends, err := w.ends.Read(ctx, topics)
 		if err != nil {
 			return err
@@ -61,22 +64,24 @@ func (w *projectorWatermark) WaitPublished(ctx context.Context, pos uint64) erro
 	return nil
 }
 
-// poll checks cond with a growing pause until it holds or ctx ends.
+// poll checks cond with a growing pause (5 ms doubling to 100 ms) until it
+// holds or ctx ends.
 func poll(ctx context.Context, cond func() (bool, error)) error {
-	wait := 5 * time.Millisecond
-	for {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.RandomizationFactor = 5*time.Millisecond, 100*time.Millisecond, 0
+	var last error
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
 		ok, err := cond()
-		if err == nil && ok {
-			return nil
+		if last = err; err == nil && ok {
+			return struct{}{}, nil
 		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-			}
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 100*time.Millisecond)
+		return struct{}{}, errNotYet
+	}, backoff.WithBackOff(b), backoff.WithMaxTries(0), backoff.WithMaxElapsedTime(0))
+	if err != nil && last != nil {
+		return fmt.Errorf("%w (last error: %v)", err, last)
 	}
+	return err
 }
+
+// errNotYet is poll's "the condition does not hold yet".
+var errNotYet = errors.New("not yet")

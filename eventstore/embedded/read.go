@@ -3,6 +3,7 @@ package embedded
 import (
 	"bytes"
 	"cmp"
+	"container/heap"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -121,10 +122,7 @@ func (s *Store) Query(ctx context.Context, f eventstore.Filter) ([]eventstore.Re
 		return nil, err
 	}
 	defer s.release()
-	limit := f.Limit
-	if limit <= 0 {
-		limit = eventstore.DefaultQueryLimit
-	}
+	limit := f.EffectiveLimit()
 	durable := s.durable.Load()
 	if f.AfterPosition >= durable {
 		return nil, nil
@@ -298,7 +296,7 @@ func (q *query) merge(db *pebble.DB, streams []string) error {
 			h = append(h, c)
 		}
 	}
-	h.init()
+	heap.Init(&h)
 	for len(h) > 0 && !q.full() {
 		c := h[0]
 		if err := q.consider(c.buf[c.head]); err != nil {
@@ -309,11 +307,11 @@ func (q *query) merge(db *pebble.DB, streams []string) error {
 				return err
 			}
 			if len(c.buf) == 0 {
-				h.pop()
+				heap.Pop(&h)
 				continue
 			}
 		}
-		h.down(0)
+		heap.Fix(&h, 0)
 	}
 	return nil
 }
@@ -452,42 +450,21 @@ func (m *merger) fill(c *cursor) error {
 	return m.it.Error()
 }
 
-// cursorHeap is a min-heap of cursors by their next position.
+// cursorHeap is a min-heap of cursors by their next position
+// (container/heap.Interface).
 type cursorHeap []*cursor
 
-func (h cursorHeap) less(i, j int) bool { return h[i].buf[h[i].head] < h[j].buf[h[j].head] }
-
-func (h cursorHeap) init() {
-	for i := len(h)/2 - 1; i >= 0; i-- {
-		h.down(i)
-	}
-}
-
-func (h cursorHeap) down(i int) {
-	for {
-		l := 2*i + 1
-		if l >= len(h) {
-			return
-		}
-		j := l
-		if r := l + 1; r < len(h) && h.less(r, l) {
-			j = r
-		}
-		if !h.less(j, i) {
-			return
-		}
-		h[i], h[j] = h[j], h[i]
-		i = j
-	}
-}
-
-func (h *cursorHeap) pop() {
+func (h cursorHeap) Len() int           { return len(h) }
+func (h cursorHeap) Less(i, j int) bool { return h[i].buf[h[i].head] < h[j].buf[h[j].head] }
+func (h cursorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *cursorHeap) Push(x any)        { *h = append(*h, x.(*cursor)) }
+func (h *cursorHeap) Pop() any {
 	old := *h
 	n := len(old) - 1
-	old[0] = old[n]
+	c := old[n]
 	old[n] = nil
 	*h = old[:n]
-	h.down(0)
+	return c
 }
 
 // byTime collects the position ranges the time index names for the minutes

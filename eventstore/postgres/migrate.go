@@ -3,8 +3,6 @@ package postgres
 import (
 	"context"
 	"embed"
-	"fmt"
-	"io/fs"
 	"log/slog"
 
 	"github.com/examhall/exam/internal/pgmigrate"
@@ -19,9 +17,5 @@ var migrationFiles embed.FS
 // process, migrate one after the other). The history is goose's default
 // table.
 func migrate(ctx context.Context, base *pgx.ConnConfig, schema string, log *slog.Logger) error {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return pgmigrate.Up(ctx, base, schema, pgmigrate.Migrations{Name: "eventstore", Files: sub}, log)
+	return pgmigrate.Up(ctx, base, schema, pgmigrate.Migrations{Name: "eventstore", Files: migrationFiles, Dir: "migrations"}, log)
 }

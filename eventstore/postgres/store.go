@@ -341,10 +341,7 @@ func (s *Store) Query(ctx context.Context, f eventstore.Filter) ([]eventstore.Re
 		return nil, err
 	}
 	defer s.release()
-	limit := f.Limit
-	if limit <= 0 {
-		limit = eventstore.DefaultQueryLimit
-	}
+	limit := f.EffectiveLimit()
 	var (
 		where []string
 		args  []any

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/cenkalti/backoff/v5"
+
 	"github.com/examhall/exam/eventstore"
 )
 
@@ -213,23 +215,14 @@ func (r *Relay) setPublished(pos uint64) {
 // logged and retried with backoff; the checkpoint never passes an event that
 // was not published.
 func (r *Relay) Run(ctx context.Context) error {
-	backoff := newBackoff()
-	var pos uint64
-	for {
-		var err error
-		if pos, err = r.cfg.Checkpoints.LoadCheckpoint(ctx, r.cfg.Name); err == nil {
-			break
-		}
-		if ctx.Err() != nil || errors.Is(err, eventstore.ErrClosed) {
-			return fmt.Errorf("relay %s: load checkpoint: %w", r.cfg.Name, err)
-		}
-		d := backoff.next()
-		r.cfg.Logger.Warn("relay: load checkpoint failed; retrying", "relay", r.cfg.Name, "retry_in", d, "err", err)
-		if !sleep(ctx, d) {
-			return ctx.Err()
-		}
+	pos, err := backoff.Retry(ctx, func() (uint64, error) {
+		pos, err := r.cfg.Checkpoints.LoadCheckpoint(ctx, r.cfg.Name)
+		return pos, r.permanent(ctx, err)
+	}, r.retryOptions("load checkpoint", 0)...)
+	if err != nil {
+		return fmt.Errorf("relay %s: load checkpoint: %w", r.cfg.Name, err)
 	}
-	backoff.reset()
+	failures := newBackoff()
 	r.setPublished(pos)
 	signalled := false // the store's last wait signalled events
 	for {
@@ -244,14 +237,14 @@ func (r *Relay) Run(ctx context.Context) error {
 			if errors.Is(err, eventstore.ErrClosed) {
 				return fmt.Errorf("relay %s: %w", r.cfg.Name, err)
 			}
-			d := backoff.next()
+			d := failures.NextBackOff()
 			r.cfg.Logger.Warn("relay: read failed; retrying", "relay", r.cfg.Name, "position", pos, "retry_in", d, "err", err)
 			if !sleep(ctx, d) {
 				return ctx.Err()
 			}
 			continue
 		}
-		backoff.reset()
+		failures.Reset()
 		if next == pos {
 			if signalled {
 				// The store said there were events but the feed shows none
@@ -332,23 +325,28 @@ func (r *Relay) publish(ctx context.Context, recs []eventstore.Record) error {
 // retry runs op until it succeeds, with exponential backoff between
 // failures; it gives up only when ctx ends or the store is closed.
 func (r *Relay) retry(ctx context.Context, what string, pos uint64, op func() error) error {
-	b := newBackoff()
-	for {
-		err := op()
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, eventstore.ErrClosed) {
-			return err
-		}
-		d := b.next()
-		r.cfg.Logger.Warn("relay: "+what+" failed; retrying", "relay", r.cfg.Name, "position", pos, "retry_in", d, "err", err)
-		if !sleep(ctx, d) {
-			return ctx.Err()
-		}
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		return struct{}{}, r.permanent(ctx, op())
+	}, r.retryOptions(what, pos)...)
+	return err
+}
+
+// permanent marks the errors no retry can cure: the context ended or the
+// store is closed.
+func (r *Relay) permanent(ctx context.Context, err error) error {
+	if err != nil && (ctx.Err() != nil || errors.Is(err, eventstore.ErrClosed)) {
+		return backoff.Permanent(err)
+	}
+	return err
+}
+
+// retryOptions retry without limit by newBackoff, logging every failure.
+func (r *Relay) retryOptions(what string, pos uint64) []backoff.RetryOption {
+	return []backoff.RetryOption{
+		backoff.WithBackOff(newBackoff()), backoff.WithMaxTries(0), backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, d time.Duration) {
+			r.cfg.Logger.Warn("relay: "+what+" failed; retrying", "relay", r.cfg.Name, "position", pos, "retry_in", d, "err", err)
+		}),
 	}
 }
 
@@ -374,20 +372,14 @@ func (r *Relay) wait(ctx context.Context, pos uint64) (bool, error) {
 	return false, nil
 }
 
-type backoff struct{ d time.Duration }
-
-func newBackoff() *backoff { return &backoff{} }
-
-func (b *backoff) next() time.Duration {
-	if b.d == 0 {
-		b.d = 50 * time.Millisecond
-	} else if b.d < 2*time.Second { // at most 3.2 s: the bus is back within seconds of returning
-		b.d *= 2
-	}
-	return b.d
+// newBackoff is the relay's retry schedule: 50 ms doubling to at most
+// 3.2 s (the bus is back within seconds of returning), jittered so that
+// relays of several processes do not retry in step.
+func newBackoff() *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval, b.MaxInterval, b.Multiplier, b.RandomizationFactor = 50*time.Millisecond, 3200*time.Millisecond, 2, 0.2
+	return b
 }
-
-func (b *backoff) reset() { b.d = 0 }
 
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

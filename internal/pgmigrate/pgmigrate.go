@@ -11,7 +11,10 @@ import (
 	"io/fs"
 	"log/slog"
 
+	"strings"
+
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/database"
@@ -22,8 +25,10 @@ type Migrations struct {
 	// Name identifies the set in the advisory lock key and in errors
 	// ("eventstore", "pgread").
 	Name string
-	// Files holds the *.sql files at its root.
+	// Files holds the *.sql files: at its root, or in Dir (a package's
+	// embedded "migrations" directory).
 	Files fs.FS
+	Dir   string
 	// VersionTable is goose's history table (goose's default when empty).
 	VersionTable string
 }
@@ -73,7 +78,13 @@ func Up(ctx context.Context, base *pgx.ConnConfig, schema string, m Migrations, 
 		}
 		opts, dialect = append(opts, goose.WithStore(store)), ""
 	}
-	p, err := goose.NewProvider(dialect, db, m.Files, opts...)
+	files := m.Files
+	if m.Dir != "" {
+		if files, err = fs.Sub(m.Files, m.Dir); err != nil {
+			return fmt.Errorf("%s: migrate: %w", m.Name, err)
+		}
+	}
+	p, err := goose.NewProvider(dialect, db, files, opts...)
 	if err != nil {
 		return fmt.Errorf("%s: migrate: %w", m.Name, err)
 	}
@@ -85,6 +96,22 @@ func Up(ctx context.Context, base *pgx.ConnConfig, schema string, m Migrations, 
 		log.Info("migration applied", "set", m.Name, "version", r.Source.Version, "file", r.Source.Path, "duration", r.Duration)
 	}
 	return nil
+}
+
+// CheckTarget reports what is wrong with a PostgreSQL URL and schema name
+// that a package of ours (name, in the messages) migrates and connects to:
+// the shared part of its Config.Validate.
+func CheckTarget(name, url, schema string) []error {
+	var errs []error
+	if strings.TrimSpace(url) == "" {
+		errs = append(errs, fmt.Errorf("%s: Config.URL is required", name))
+	} else if _, err := pgxpool.ParseConfig(url); err != nil {
+		errs = append(errs, fmt.Errorf("%s: Config.URL: %w", name, err))
+	}
+	if len(schema) > 63 || strings.ContainsRune(schema, 0) {
+		errs = append(errs, fmt.Errorf("%s: invalid schema name %q", name, schema))
+	}
+	return errs
 }
 
 // HashKey maps a name to a 64-bit advisory lock key.

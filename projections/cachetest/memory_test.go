@@ -1,6 +1,7 @@
 package cachetest_test
 
 import (
+	"context"
 	"testing"
 
 	"github.com/examhall/exam/eventstore"
@@ -16,7 +17,11 @@ func TestStudentExamCache(t *testing.T) {
 		catalog := projections.NewCatalog()
 		cache := projections.NewStudentExamCache(catalog, w, cachetest.Render)
 		runner := projections.NewRunner(nil, catalog, cache)
-		w.Subscribe(func(rec eventstore.Record) { runner.ApplyRecord(rec) })
+		w.Subscribe(func(rec eventstore.Record) {
+			if err := runner.ApplyRecord(context.Background(), rec); err != nil {
+				t.Errorf("apply: %v", err)
+			}
+		})
 		return cache
 	}})
 }

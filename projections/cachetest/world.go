@@ -11,14 +11,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
+	"github.com/examhall/exam/projections"
 )
 
-// Render is the renderer a harness must give its cache: the API's student
-// document, so the suite checks the JSON students really receive.
-func Render(e *domain.Exam) ([]byte, error) { return api.RenderStudentExam(e) }
+// Render is the renderer a harness must give its cache: the student
+// document the API serves, so the suite checks the JSON students really
+// receive.
+func Render(e *domain.Exam) ([]byte, error) { return projections.RenderStudentExam(e) }
 
 // World is an event-sourced exam world: an event store of exam streams
 // (LoadExam, always current), a read model of it (ExamHead, Exam, the
@@ -203,7 +204,7 @@ func (w *World) deliver(rec eventstore.Record) {
 	if err != nil {
 		panic(fmt.Sprintf("cachetest: decode %s: %v", rec.Type, err))
 	}
-	id := rec.StreamID[len(domain.CategoryExam)+1:]
+	id := domain.StreamEntity(rec.StreamID)
 	w.mu.Lock()
 	e := w.read[id]
 	if e == nil {

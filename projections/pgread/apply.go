@@ -25,7 +25,7 @@ type Projection struct {
 	fold func(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error
 }
 
-var _ projections.DurableProjection = (*Projection)(nil)
+var _ projections.Projection = (*Projection)(nil)
 
 // Catalog is the projection of exams and levels (permanent name "catalog").
 func (s *Store) Catalog() *Projection {
@@ -64,6 +64,18 @@ const (
 		ON CONFLICT (projection, topic, "partition") DO UPDATE SET "offset" = EXCLUDED."offset", updated_at = now()
 		WHERE o."offset" < EXCLUDED."offset"`
 )
+
+// Apply folds a batch record by record, each in its own transaction (see
+// ApplyRecord); an error stops the batch, and the runner delivers it again:
+// the records already applied are then skipped by their checkpoints.
+func (p *Projection) Apply(ctx context.Context, batch []projections.Delivered) error {
+	for _, d := range batch {
+		if err := p.ApplyRecord(ctx, d.Record, d.From); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // ApplyRecord folds one record, at most once per (stream, version), in one
 // transaction with the projection's checkpoint and, when from names a
@@ -112,9 +124,7 @@ func (p *Projection) ApplyRecord(ctx context.Context, rec eventstore.Record, fro
 }
 
 // streamKey is the id part of a stream id ("exam-<id>" → "<id>").
-func streamKey(streamID string) string {
-	return strings.TrimPrefix(streamID, eventstore.Category(streamID)+"-")
-}
+func streamKey(streamID string) string { return domain.StreamEntity(streamID) }
 
 func foldCatalog(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error {
 	switch eventstore.Category(rec.StreamID) {
@@ -125,7 +135,7 @@ func foldCatalog(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any
 		if !ok {
 			return nil
 		}
-		doc, err := json.Marshal(l)
+		doc, err := json.Marshal(levelDocOf(l))
 		if err != nil {
 			return fmt.Errorf("encode level: %w", err)
 		}
@@ -142,7 +152,7 @@ func foldCatalog(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any
 // foldExam applies the event to the stored exam with the aggregate's own
 // fold, exactly as the in-memory catalogue does.
 func foldExam(ctx context.Context, tx pgx.Tx, id string, version int64, data any) error {
-	e, found, err := queryDoc[domain.Exam](ctx, tx, `SELECT doc FROM rm_exams WHERE id = $1`, id)
+	e, found, err := queryDoc[examDoc, domain.Exam](ctx, tx, `SELECT doc FROM rm_exams WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("read exam: %w", err)
 	}
@@ -150,7 +160,7 @@ func foldExam(ctx context.Context, tx pgx.Tx, id string, version int64, data any
 		e = &domain.Exam{}
 	}
 	e.Apply(version, data)
-	doc, err := json.Marshal(e)
+	doc, err := json.Marshal(examDocOf(e))
 	if err != nil {
 		return fmt.Errorf("encode exam: %w", err)
 	}
@@ -172,7 +182,7 @@ func foldExam(ctx context.Context, tx pgx.Tx, id string, version int64, data any
 // foldUser applies the event to the stored user with the aggregate's fold.
 func foldUser(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error {
 	id := streamKey(rec.StreamID)
-	u, found, err := queryDoc[domain.User](ctx, tx, `SELECT doc FROM rm_users WHERE id = $1`, id)
+	u, found, err := queryDoc[userDoc, domain.User](ctx, tx, `SELECT doc FROM rm_users WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("read user: %w", err)
 	}
@@ -180,7 +190,7 @@ func foldUser(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) e
 		u = &domain.User{}
 	}
 	u.Apply(rec.Version, data)
-	doc, err := json.Marshal(u)
+	doc, err := json.Marshal(userDocOf(u))
 	if err != nil {
 		return fmt.Errorf("encode user: %w", err)
 	}
@@ -195,20 +205,9 @@ func foldUser(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) e
 	return nil
 }
 
-// gradedStudent names the student a grade event is about.
-func gradedStudent(data any) (string, bool) {
-	switch d := data.(type) {
-	case *domain.AttemptScored:
-		return d.StudentID, true
-	case *domain.ScoreOverridden:
-		return d.StudentID, true
-	}
-	return "", false
-}
-
 // foldResult applies a grade event with projections.FoldResult.
 func foldResult(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any) error {
-	student, ok := gradedStudent(data)
+	student, ok := projections.GradedStudent(data)
 	if !ok {
 		return nil
 	}
@@ -216,7 +215,7 @@ func foldResult(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any)
 	var cur *projections.ResultRow
 	if _, isOverride := data.(*domain.ScoreOverridden); isOverride {
 		var err error
-		if cur, _, err = queryDoc[projections.ResultRow](ctx, tx,
+		if cur, _, err = queryDoc[resultDoc, projections.ResultRow](ctx, tx,
 			`SELECT doc FROM rm_results WHERE exam_id = $1 AND student_id = $2`, examID, student); err != nil {
 			return fmt.Errorf("read result: %w", err)
 		}
@@ -225,7 +224,7 @@ func foldResult(ctx context.Context, tx pgx.Tx, rec eventstore.Record, data any)
 	if !ok {
 		return nil
 	}
-	doc, err := json.Marshal(row)
+	doc, err := json.Marshal(resultDocOf(row))
 	if err != nil {
 		return fmt.Errorf("encode result: %w", err)
 	}

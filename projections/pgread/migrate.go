@@ -3,8 +3,6 @@ package pgread
 import (
 	"context"
 	"embed"
-	"fmt"
-	"io/fs"
 	"log/slog"
 
 	"github.com/examhall/exam/internal/pgmigrate"
@@ -23,9 +21,5 @@ const versionTable = "rm_goose_version"
 // (goose, under an advisory lock of its own: projectors opening at the same
 // time, in any process, migrate one after the other).
 func migrate(ctx context.Context, base *pgx.ConnConfig, schema string, log *slog.Logger) error {
-	sub, err := fs.Sub(migrationFiles, "migrations")
-	if err != nil {
-		return fmt.Errorf("pgread: migrate: %w", err)
-	}
-	return pgmigrate.Up(ctx, base, schema, pgmigrate.Migrations{Name: "pgread", Files: sub, VersionTable: versionTable}, log)
+	return pgmigrate.Up(ctx, base, schema, pgmigrate.Migrations{Name: "pgread", Files: migrationFiles, Dir: "migrations", VersionTable: versionTable}, log)
 }

@@ -18,7 +18,7 @@ import (
 
 // Exam returns the folded exam.
 func (s *Store) Exam(ctx context.Context, id string) (*domain.Exam, bool, error) {
-	e, ok, err := queryDoc[domain.Exam](ctx, s.pool, `SELECT doc FROM rm_exams WHERE id = $1`, id)
+	e, ok, err := queryDoc[examDoc, domain.Exam](ctx, s.pool, `SELECT doc FROM rm_exams WHERE id = $1`, id)
 	if err != nil {
 		return nil, false, fmt.Errorf("pgread: exam %s: %w", id, err)
 	}
@@ -83,7 +83,7 @@ func (s *Store) ListExams(ctx context.Context, f projections.ExamFilter) ([]*dom
 	if f.Limit > 0 {
 		sql += " LIMIT " + a.add(f.Limit+1)
 	}
-	exams, err := queryDocs[domain.Exam](ctx, s.pool, sql, a...)
+	exams, err := queryDocs[examDoc, domain.Exam](ctx, s.pool, sql, a...)
 	if err != nil {
 		return nil, false, fmt.Errorf("pgread: list exams: %w", err)
 	}
@@ -104,7 +104,7 @@ func (s *Store) DueExams(ctx context.Context, now time.Time) ([]string, error) {
 	// that it never misses a candidate, and the exact rule is applied to
 	// the stored exams.
 	bound := now.Add(time.Microsecond)
-	exams, err := queryDocs[domain.Exam](ctx, s.pool, `SELECT doc FROM rm_exams
+	exams, err := queryDocs[examDoc, domain.Exam](ctx, s.pool, `SELECT doc FROM rm_exams
 		WHERE status IN ('scheduled', 'open')
 		  AND ((status = 'scheduled' AND opens_at <= $1) OR closes_at <= $1)
 		ORDER BY id`, bound)
@@ -136,7 +136,7 @@ func (s *Store) ExamsNeedingGrading(ctx context.Context) ([]string, error) {
 
 // Levels lists all levels by name (then id).
 func (s *Store) Levels(ctx context.Context) ([]domain.Level, error) {
-	ls, err := queryDocs[domain.Level](ctx, s.pool, `SELECT doc FROM rm_levels ORDER BY name, id`)
+	ls, err := queryDocs[levelDoc, domain.Level](ctx, s.pool, `SELECT doc FROM rm_levels ORDER BY name, id`)
 	if err != nil {
 		return nil, fmt.Errorf("pgread: levels: %w", err)
 	}
@@ -149,7 +149,7 @@ func (s *Store) Levels(ctx context.Context) ([]domain.Level, error) {
 
 // User returns a user.
 func (s *Store) User(ctx context.Context, id string) (*domain.User, bool, error) {
-	u, ok, err := queryDoc[domain.User](ctx, s.pool, `SELECT doc FROM rm_users WHERE id = $1`, id)
+	u, ok, err := queryDoc[userDoc, domain.User](ctx, s.pool, `SELECT doc FROM rm_users WHERE id = $1`, id)
 	if err != nil {
 		return nil, false, fmt.Errorf("pgread: user %s: %w", id, err)
 	}
@@ -184,7 +184,7 @@ func (s *Store) ListUsers(ctx context.Context, f projections.UserFilter) ([]*dom
 	if f.Limit > 0 {
 		sql += " LIMIT " + a.add(f.Limit+1)
 	}
-	users, err := queryDocs[domain.User](ctx, s.pool, sql, a...)
+	users, err := queryDocs[userDoc, domain.User](ctx, s.pool, sql, a...)
 	if err != nil {
 		return nil, false, fmt.Errorf("pgread: list users: %w", err)
 	}
@@ -207,7 +207,7 @@ func rowsOf(ptrs []*projections.ResultRow) []projections.ResultRow {
 
 // ExamResults lists an exam's results ordered by student id.
 func (s *Store) ExamResults(ctx context.Context, examID string) ([]projections.ResultRow, error) {
-	rows, err := queryDocs[projections.ResultRow](ctx, s.pool,
+	rows, err := queryDocs[resultDoc, projections.ResultRow](ctx, s.pool,
 		`SELECT doc FROM rm_results WHERE exam_id = $1 ORDER BY student_id`, examID)
 	if err != nil {
 		return nil, fmt.Errorf("pgread: exam results %s: %w", examID, err)
@@ -217,7 +217,7 @@ func (s *Store) ExamResults(ctx context.Context, examID string) ([]projections.R
 
 // StudentResult returns one student's result in one exam.
 func (s *Store) StudentResult(ctx context.Context, examID, studentID string) (projections.ResultRow, bool, error) {
-	row, ok, err := queryDoc[projections.ResultRow](ctx, s.pool,
+	row, ok, err := queryDoc[resultDoc, projections.ResultRow](ctx, s.pool,
 		`SELECT doc FROM rm_results WHERE exam_id = $1 AND student_id = $2`, examID, studentID)
 	if err != nil || !ok {
 		if err != nil {
@@ -231,7 +231,7 @@ func (s *Store) StudentResult(ctx context.Context, examID, studentID string) (pr
 // StudentResults lists a student's results across exams, newest graded
 // first.
 func (s *Store) StudentResults(ctx context.Context, studentID string) ([]projections.ResultRow, error) {
-	rows, err := queryDocs[projections.ResultRow](ctx, s.pool,
+	rows, err := queryDocs[resultDoc, projections.ResultRow](ctx, s.pool,
 		`SELECT doc FROM rm_results WHERE student_id = $1 ORDER BY graded_s DESC, graded_ns DESC, exam_id`, studentID)
 	if err != nil {
 		return nil, fmt.Errorf("pgread: student results %s: %w", studentID, err)

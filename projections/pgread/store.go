@@ -22,8 +22,9 @@
 // record came from a partition, the partition's offset in rm_offsets follow
 // in the same transaction: a failure anywhere leaves none of them.
 //
-// The store also keeps question images (Images), for replicas that share no
-// disk.
+// The rm_images table of the first migration is no longer used: question
+// images moved to internal/imagestore (which copies its rows once), because
+// the write side must not depend on a read model.
 package pgread
 
 import (
@@ -32,10 +33,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/examhall/exam/internal/pgmigrate"
 )
 
 // Config configures Open.
@@ -56,15 +58,7 @@ type Config struct {
 
 // Validate reports every problem of the configuration at once.
 func (c Config) Validate() error {
-	var errs []error
-	if strings.TrimSpace(c.URL) == "" {
-		errs = append(errs, errors.New("pgread: Config.URL is required"))
-	} else if _, err := pgxpool.ParseConfig(c.URL); err != nil {
-		errs = append(errs, fmt.Errorf("pgread: Config.URL: %w", err))
-	}
-	if len(c.Schema) > 63 || strings.ContainsRune(c.Schema, 0) {
-		errs = append(errs, fmt.Errorf("pgread: invalid schema name %q", c.Schema))
-	}
+	errs := pgmigrate.CheckTarget("pgread", c.URL, c.Schema)
 	if c.MaxConns < 0 {
 		errs = append(errs, errors.New("pgread: Config.MaxConns must not be negative"))
 	}
@@ -175,9 +169,9 @@ func (s *Store) Offsets(ctx context.Context, projection string) (map[string]map[
 	return out, nil
 }
 
-// queryDocs runs a query whose single column is a JSON document and decodes
-// every row into a new T.
-func queryDocs[T any](ctx context.Context, q interface {
+// queryDocs runs a query whose single column is a JSON document of type D
+// (docs.go) and decodes every row into a new T.
+func queryDocs[D, T any, PD storedDoc[D, T]](ctx context.Context, q interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
 }, sql string, args ...any) ([]*T, error) {
 	rows, err := q.Query(ctx, sql, args...)
@@ -187,18 +181,19 @@ func queryDocs[T any](ctx context.Context, q interface {
 	var out []*T
 	var doc []byte
 	_, err = pgx.ForEachRow(rows, []any{&doc}, func() error {
-		v := new(T)
-		if err := json.Unmarshal(doc, v); err != nil {
+		d := PD(new(D))
+		if err := json.Unmarshal(doc, d); err != nil {
 			return fmt.Errorf("decode stored document: %w", err)
 		}
-		out = append(out, v)
+		out = append(out, d.value())
 		return nil
 	})
 	return out, err
 }
 
-// queryDoc reads one JSON document into a new T; false when no row matches.
-func queryDoc[T any](ctx context.Context, q interface {
+// queryDoc reads one JSON document of type D into a new T; false when no
+// row matches.
+func queryDoc[D, T any, PD storedDoc[D, T]](ctx context.Context, q interface {
 	QueryRow(context.Context, string, ...any) pgx.Row
 }, sql string, args ...any) (*T, bool, error) {
 	var doc []byte
@@ -209,15 +204,15 @@ func queryDoc[T any](ctx context.Context, q interface {
 	if err != nil {
 		return nil, false, err
 	}
-	v := new(T)
-	if err := json.Unmarshal(doc, v); err != nil {
+	d := PD(new(D))
+	if err := json.Unmarshal(doc, d); err != nil {
 		return nil, false, fmt.Errorf("decode stored document: %w", err)
 	}
-	return v, true, nil
+	return d.value(), true, nil
 }
 
 // Reset empties the read models and their per-stream checkpoints (not the
-// images, which are not projected, nor the partition offsets, which stay
+// partition offsets, which stay
 // true lower bounds of what the projectors consumed), so a replay of the
 // whole event log can rebuild them. Stop the projectors first.
 func (s *Store) Reset(ctx context.Context) error {

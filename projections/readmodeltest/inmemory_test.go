@@ -26,9 +26,8 @@ func newInMemory(*testing.T) readmodeltest.Model {
 		InMemory: &projections.InMemory{Catalog: c, Results: r}}
 }
 
-func (m *inMemory) Apply(_ context.Context, rec eventstore.Record, _ projections.Delivery) error {
-	m.runner.ApplyRecord(rec)
-	return nil
+func (m *inMemory) Apply(ctx context.Context, rec eventstore.Record, _ projections.Delivery) error {
+	return m.runner.ApplyRecord(ctx, rec)
 }
 
 func (m *inMemory) ExamHead(_ context.Context, id string) (int64, bool, error) {

@@ -98,7 +98,7 @@ func TestConformance(t *testing.T) {
 			c := newCache(t, client, testPrefix(t, client), w, w)
 			warmer := c.Warmer()
 			w.Subscribe(func(rec eventstore.Record) {
-				if err := warmer.ApplyRecord(context.Background(), rec, projections.Delivery{Offset: -1}); err != nil {
+				if err := warmer.Apply(context.Background(), []projections.Delivered{{Record: rec, From: projections.NoDelivery}}); err != nil {
 					t.Errorf("warmer: %v", err)
 				}
 			})
@@ -258,7 +258,7 @@ func TestWarmer(t *testing.T) {
 	var recs []eventstore.Record
 	w.Subscribe(func(rec eventstore.Record) { recs = append(recs, rec) })
 	apply := func(rec eventstore.Record) error {
-		return warmer.ApplyRecord(ctx, rec, projections.Delivery{Topic: "exam", Partition: 0, Offset: int64(rec.Version)})
+		return warmer.Apply(ctx, []projections.Delivered{{Record: rec, From: projections.Delivery{Topic: "exam", Partition: 0, Offset: int64(rec.Version)}}})
 	}
 
 	w.Draft("e1", "L1")

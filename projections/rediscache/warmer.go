@@ -3,7 +3,6 @@ package rediscache
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
@@ -13,16 +12,26 @@ import (
 // Warmer returns the projection that renders each new exam version into
 // Redis as soon as it is written, so the first students of an exam find
 // its document there instead of all missing at once.
-func (c *Cache) Warmer() projections.DurableProjection { return warmer{c} }
+func (c *Cache) Warmer() projections.Projection { return warmer{c} }
 
 type warmer struct{ c *Cache }
 
-var _ projections.DurableProjection = warmer{}
+var _ projections.Projection = warmer{}
 
 // Name is permanent (it names the consumer group).
 func (w warmer) Name() string { return "student-cache" }
 
 func (w warmer) Categories() []string { return []string{domain.CategoryExam} }
+
+// Apply warms each record's exam in turn (ApplyRecord).
+func (w warmer) Apply(ctx context.Context, batch []projections.Delivered) error {
+	for _, d := range batch {
+		if err := w.ApplyRecord(ctx, d.Record, d.From); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // ApplyRecord loads the exam from the event store, which is always at least
 // at rec's version, and stores the document of the version it loaded. It is
@@ -33,7 +42,7 @@ func (w warmer) ApplyRecord(ctx context.Context, rec eventstore.Record, _ projec
 	if eventstore.Category(rec.StreamID) != domain.CategoryExam {
 		return nil
 	}
-	id := strings.TrimPrefix(rec.StreamID, domain.CategoryExam+"-")
+	id := domain.StreamEntity(rec.StreamID)
 	e, err := w.c.cfg.Fallback.LoadExam(ctx, id)
 	if err != nil {
 		return fmt.Errorf("rediscache warmer: load exam %s: %w", id, err)

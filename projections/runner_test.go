@@ -27,14 +27,16 @@ type flakyProjection struct {
 
 func (*flakyProjection) Name() string         { return "flaky" }
 func (*flakyProjection) Categories() []string { return []string{"grades"} }
-func (f *flakyProjection) ApplyRecord(_ context.Context, rec eventstore.Record, _ projections.Delivery) error {
+func (f *flakyProjection) Apply(_ context.Context, batch []projections.Delivered) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
 	if f.calls <= f.failures {
 		return errors.New("read-model database unreachable")
 	}
-	f.applied = append(f.applied, rec.Version)
+	for _, d := range batch {
+		f.applied = append(f.applied, d.Record.Version)
+	}
 	return nil
 }
 
@@ -48,7 +50,7 @@ func TestConsumeRetriesAFailedApplyBeforeMovingOn(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if err := projections.Consume(ctx, bus, []string{"exam.grades"}, p, nil, log); err != nil {
+	if err := projections.NewRunner(log, p).Consume(ctx, bus, nil); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
