@@ -88,6 +88,7 @@ func (openAPIReads) StudentExam(context.Context, string) (projections.StudentDoc
 func (openAPIReads) ExamResults(context.Context, string) ([]projections.ResultRow, error) {
 	return nil, nil
 }
+func (openAPIReads) GradesApplied(context.Context, string) (int64, error) { return 0, nil }
 func (openAPIReads) StudentResult(context.Context, string, string) (projections.ResultRow, bool, error) {
 	return projections.ResultRow{}, false, nil
 }

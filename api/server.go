@@ -32,6 +32,7 @@ type ReadModel interface {
 	ListUsers(ctx context.Context, f projections.UserFilter) ([]*domain.User, bool, error)
 	StudentExam(ctx context.Context, id string) (projections.StudentDoc, bool, error)
 	ExamResults(ctx context.Context, examID string) ([]projections.ResultRow, error)
+	GradesApplied(ctx context.Context, examID string) (int64, error)
 	StudentResult(ctx context.Context, examID, studentID string) (projections.ResultRow, bool, error)
 	StudentResults(ctx context.Context, studentID string) ([]projections.ResultRow, error)
 }

@@ -72,6 +72,13 @@ type StreamVersions struct {
 	v  map[string]int64
 }
 
+// Version is the last version claimed of a stream (0: none).
+func (s *StreamVersions) Version(streamID string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.v[streamID]
+}
+
 // Claim records rec's version as applied and reports true, or reports
 // false for a redelivery (a version at most the last one claimed).
 func (s *StreamVersions) Claim(rec eventstore.Record) bool {

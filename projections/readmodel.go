@@ -44,6 +44,10 @@ func (m *InMemory) ExamResults(_ context.Context, examID string) ([]ResultRow, e
 	return m.Results.ExamResults(examID), nil
 }
 
+func (m *InMemory) GradesApplied(_ context.Context, examID string) (int64, error) {
+	return m.Results.GradesApplied(examID), nil
+}
+
 func (m *InMemory) StudentResult(_ context.Context, examID, studentID string) (ResultRow, bool, error) {
 	row, ok := m.Results.StudentResult(examID, studentID)
 	return row, ok, nil

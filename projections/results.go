@@ -115,6 +115,11 @@ func (r *Results) put(row *ResultRow) {
 	r.byStudent[row.StudentID][row.ExamID] = row
 }
 
+// GradesApplied is the version of the exam's grades stream applied so far.
+func (r *Results) GradesApplied(examID string) int64 {
+	return r.applied.Version(domain.GradesStream(examID))
+}
+
 // ExamResults lists an exam's results ordered by student id.
 func (r *Results) ExamResults(examID string) []ResultRow {
 	r.mu.RLock()

@@ -57,10 +57,15 @@ func (h *Handler) renderResults(c *gin.Context, status int, e *domain.Exam, imp 
 	ctx := c.Request.Context()
 	d := resultsData{Exam: e, Graded: e.GradeRound > 0, Import: imp}
 	if d.Graded {
-		if !h.awaitExam(ctx, e) {
+		// The same consistent table as the API's; while the read side is
+		// behind, the page says so and shows what it has.
+		rows, fresh, err := api.ConsistentResults(ctx, h.reads, h.cmd.Repo.LoadExam, e)
+		if errors.Is(err, domain.ErrUnavailable) {
 			d.Pending = true
+			rows, err = h.reads.ExamResults(ctx, e.ID)
+		} else if err == nil {
+			d.Exam = fresh
 		}
-		rows, err := h.reads.ExamResults(ctx, e.ID)
 		if err != nil {
 			h.failErr(c, err)
 			return
@@ -119,7 +124,7 @@ func (h *Handler) exportResults(c *gin.Context) {
 		h.fail(c, http.StatusConflict, "The exam is not graded yet.")
 		return
 	}
-	if err := api.WriteResultsExport(c, h.reads, h.lookupUser, e, format); err != nil {
+	if err := api.WriteResultsExport(c, h.reads, h.cmd.Repo.LoadExam, h.lookupUser, e, format); err != nil {
 		h.failErr(c, err)
 	}
 }

@@ -35,6 +35,7 @@ type sharedReadModel interface {
 	User(ctx context.Context, id string) (*domain.User, bool, error)
 	ListUsers(ctx context.Context, f projections.UserFilter) ([]*domain.User, bool, error)
 	ExamResults(ctx context.Context, examID string) ([]projections.ResultRow, error)
+	GradesApplied(ctx context.Context, examID string) (int64, error)
 	StudentResult(ctx context.Context, examID, studentID string) (projections.ResultRow, bool, error)
 	StudentResults(ctx context.Context, studentID string) ([]projections.ResultRow, error)
 	ExamHead(ctx context.Context, id string) (version int64, found bool, err error)

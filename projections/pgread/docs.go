@@ -39,6 +39,7 @@ type examDoc struct {
 	GradeRound           int           `json:"GradeRound"`
 	KeyCorrections       int           `json:"KeyCorrections"`
 	KeyCorrectionsGraded int           `json:"KeyCorrectionsGraded"`
+	GradesVersion        int64         `json:"GradesVersion,omitempty"`
 	Version              int64         `json:"Version"`
 }
 
@@ -62,7 +63,7 @@ func examDocOf(e *domain.Exam) examDoc {
 	d := examDoc{ID: e.ID, Title: e.Title, Description: e.Description, LevelID: e.LevelID, OwnerID: e.OwnerID,
 		Status: string(e.Status), OpensAt: e.OpensAt, ClosesAt: e.ClosesAt, TimeLimitSeconds: e.TimeLimitSeconds,
 		CreatedAt: e.CreatedAt, PublishedAt: e.PublishedAt, ClosedAt: e.ClosedAt, GradedAt: e.GradedAt,
-		GradeRound: e.GradeRound, KeyCorrections: e.KeyCorrections, KeyCorrectionsGraded: e.KeyCorrectionsGraded, Version: e.Version}
+		GradeRound: e.GradeRound, KeyCorrections: e.KeyCorrections, KeyCorrectionsGraded: e.KeyCorrectionsGraded, GradesVersion: e.GradesVersion, Version: e.Version}
 	if e.Questions != nil {
 		d.Questions = make([]questionDoc, len(e.Questions))
 	}
@@ -84,7 +85,7 @@ func (d *examDoc) value() *domain.Exam {
 	e := &domain.Exam{ID: d.ID, Title: d.Title, Description: d.Description, LevelID: d.LevelID, OwnerID: d.OwnerID,
 		Status: domain.ExamStatus(d.Status), OpensAt: d.OpensAt, ClosesAt: d.ClosesAt, TimeLimitSeconds: d.TimeLimitSeconds,
 		CreatedAt: d.CreatedAt, PublishedAt: d.PublishedAt, ClosedAt: d.ClosedAt, GradedAt: d.GradedAt,
-		GradeRound: d.GradeRound, KeyCorrections: d.KeyCorrections, KeyCorrectionsGraded: d.KeyCorrectionsGraded, Version: d.Version}
+		GradeRound: d.GradeRound, KeyCorrections: d.KeyCorrections, KeyCorrectionsGraded: d.KeyCorrectionsGraded, GradesVersion: d.GradesVersion, Version: d.Version}
 	if d.Questions != nil {
 		e.Questions = make([]domain.Question, len(d.Questions))
 	}

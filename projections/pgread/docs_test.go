@@ -21,7 +21,7 @@ func docFixtures() (domain.Exam, domain.User, domain.Level, projections.ResultRo
 		Questions: []domain.Question{{ID: "q1", Text: "?", Kind: domain.KindMultiple, Choices: []domain.Choice{{Key: "a", Text: "A"}},
 			Correct: []string{"a"}, Points: 1.5, NegativePoints: 0.25, ImageID: "img"}},
 		CreatedAt: docTime, PublishedAt: &docTime, ClosedAt: &later, GradedAt: &later, GradeRound: 2, KeyCorrections: 3,
-		KeyCorrectionsGraded: 2, Version: 9}
+		KeyCorrectionsGraded: 2, GradesVersion: 7, Version: 9}
 	user := domain.User{ID: "u1", Email: "e@x.org", FullName: "N", Role: domain.RoleStudent, LevelID: "L1", IDNumber: "7",
 		Subject: "S", Active: true, CreatedAt: docTime, Version: 4}
 	level := domain.Level{ID: "L1", Name: "Year 1", CreatedAt: docTime}
@@ -43,7 +43,7 @@ func TestStoredDocumentShape(t *testing.T) {
 			`"OpensAt":"2026-03-01T09:30:00.123456789Z","ClosesAt":"2026-03-01T10:30:00.123456789Z","TimeLimitSeconds":60,` +
 			`"Questions":[{"id":"q1","text":"?","kind":"multiple","choices":[{"key":"a","text":"A"}],"correct":["a"],"points":1.5,"negative_points":0.25,"image_id":"img"}],` +
 			`"CreatedAt":"2026-03-01T09:30:00.123456789Z","PublishedAt":"2026-03-01T09:30:00.123456789Z","ClosedAt":"2026-03-01T10:30:00.123456789Z",` +
-			`"GradedAt":"2026-03-01T10:30:00.123456789Z","GradeRound":2,"KeyCorrections":3,"KeyCorrectionsGraded":2,"Version":9}`},
+			`"GradedAt":"2026-03-01T10:30:00.123456789Z","GradeRound":2,"KeyCorrections":3,"KeyCorrectionsGraded":2,"GradesVersion":7,"Version":9}`},
 		{"user", userDocOf(&user), `{"ID":"u1","Email":"e@x.org","FullName":"N","Role":"student","LevelID":"L1","IDNumber":"7",` +
 			`"Subject":"S","Active":true,"CreatedAt":"2026-03-01T09:30:00.123456789Z","Version":4}`},
 		{"level", levelDocOf(level), `{"ID":"L1","Name":"Year 1","CreatedAt":"2026-03-01T09:30:00.123456789Z"}`},

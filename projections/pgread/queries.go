@@ -215,6 +215,12 @@ func (s *Store) ExamResults(ctx context.Context, examID string) ([]projections.R
 	return rowsOf(rows), nil
 }
 
+// GradesApplied is the version of the exam's grades stream the results
+// projection has applied (0: none).
+func (s *Store) GradesApplied(ctx context.Context, examID string) (int64, error) {
+	return s.Applied(ctx, "results", domain.GradesStream(examID))
+}
+
 // StudentResult returns one student's result in one exam.
 func (s *Store) StudentResult(ctx context.Context, examID, studentID string) (projections.ResultRow, bool, error) {
 	row, ok, err := queryDoc[resultDoc, projections.ResultRow](ctx, s.pool,
