@@ -79,7 +79,7 @@ func (s *Server) createExam(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.DraftExam.Handle(c.Request.Context(), m, req.input())
 	if err != nil {
 		Abort(c, err)
@@ -93,12 +93,7 @@ func (s *Server) examCommand(c *gin.Context, status int, run func(m commands.Met
 	if !requireRole(c, domain.RoleAdmin, domain.RoleDoctor) {
 		return
 	}
-	m, err := s.meta(c)
-	if err != nil {
-		Abort(c, err)
-		return
-	}
-	res, err := run(m, c.Param("id"))
+	res, err := run(s.meta(c), c.Param("id"))
 	if err != nil {
 		Abort(c, err)
 		return
@@ -159,12 +154,7 @@ func (s *Server) closeExam(c *gin.Context) {
 	if !requireRole(c, domain.RoleAdmin, domain.RoleDoctor) {
 		return
 	}
-	m, err := s.meta(c)
-	if err != nil {
-		Abort(c, err)
-		return
-	}
-	res, err := s.cmd.CloseExam.Handle(c.Request.Context(), m, c.Param("id"))
+	res, err := s.cmd.CloseExam.Handle(c.Request.Context(), s.meta(c), c.Param("id"))
 	if err != nil {
 		Abort(c, err)
 		return
@@ -215,7 +205,7 @@ func (s *Server) regrade(c *gin.Context) {
 		Abort(c, validationFailed(map[string]string{"dry_run": "is required (true or false)"}))
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.GradeExam.Handle(c.Request.Context(), m, c.Param("id"), "regrade", *req.DryRun)
 	if err != nil {
 		Abort(c, err)

@@ -44,7 +44,7 @@ func (s *Server) uploadImage(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.UploadImage.Handle(c.Request.Context(), m, data)
 	if err != nil {
 		Abort(c, err)

@@ -55,7 +55,7 @@ func (s *Server) importResults(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.ImportResults.Handle(c.Request.Context(), m, e.ID, rows)
 	if err != nil {
 		Abort(c, err)

@@ -39,6 +39,11 @@ type Watermark interface {
 	WaitPublished(ctx context.Context, position uint64) error
 }
 
+// LogHead reports how far the event log goes (eventstore.Store's Head).
+type LogHead interface {
+	Head(ctx context.Context) (uint64, error)
+}
+
 // AccessTokens verifies access tokens.
 type AccessTokens interface {
 	ParseAccess(token string) (auth.AccessClaims, error)
@@ -58,10 +63,13 @@ type Config struct {
 	Reads     ReadModel
 	Events    EventQuerier
 	Tokens    AccessTokens
-	Watermark Watermark   // optional
-	Images    ImageSource // optional: without it no image is found
-	Logger    *slog.Logger
-	Registry  *prometheus.Registry
+	Watermark Watermark // optional
+	// Head lets X-Min-Position beyond the log be refused at once instead
+	// of waited for (optional: without it every position is waited for).
+	Head     LogHead
+	Images   ImageSource // optional: without it no image is found
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
 	// ReadyChecks are run by /readyz.
 	ReadyChecks map[string]ReadyCheck
 	// MaxBodyBytes bounds JSON bodies (default 1 MiB).
@@ -101,8 +109,7 @@ type Server struct {
 	log       *slog.Logger
 	accessTTL time.Duration
 	ready     map[string]ReadyCheck
-	// idemLocks serializes requests sharing an Idempotency-Key.
-	idemLocks keyLocks
+	head      LogHead
 }
 
 // NewHandler builds the HTTP handler with every route of the contract.
@@ -123,7 +130,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 		cfg.AccessTTL = 15 * time.Minute
 	}
 	s := &Server{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, tokens: cfg.Tokens, watermark: cfg.Watermark,
-		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks}
+		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks, head: cfg.Head}
+	idempotent, err := newIdempotency(s)
+	if err != nil {
+		return nil, err
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
@@ -133,7 +144,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.Use(RequestID(), AccessLog(cfg.Logger), metrics, Recovery(cfg.Logger), SecurityHeaders())
+	r.Use(RequestID(), AccessLog(cfg.Logger), metrics, Recovery(cfg.Logger), SecurityHeaders(), HeaderLimit(MaxHeaderBytes))
 	r.NoRoute(NotFoundHandler)
 	r.NoMethod(MethodNotAllowedHandler)
 
@@ -149,7 +160,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	v1.POST("/auth/verify", s.verify)
 	v1.POST("/auth/logout", s.logout)
 
-	authed := v1.Group("", s.authenticate, s.readYourWrites, s.idempotent)
+	authed := v1.Group("", s.authenticate, s.readYourWrites, preconditions, idempotent)
 	authed.GET("/me", s.me)
 	authed.GET("/me/results", s.myResults)
 
@@ -191,8 +202,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	// chain, behind their own BodyLimit (the JSON group's would refuse a
 	// declared length over it before any later limit could raise it).
 	uploads := r.Group("/api/v1")
-	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.uploadImage)
-	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importResults)
+	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, preconditions, idempotent, s.uploadImage)
+	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, preconditions, idempotent, s.importResults)
 
 	if cfg.Extra != nil {
 		cfg.Extra(r, s.authenticate)

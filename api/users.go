@@ -22,7 +22,7 @@ func (s *Server) createLevel(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.CreateLevel.Handle(c.Request.Context(), m, req.Name)
 	if err != nil {
 		Abort(c, err)
@@ -83,7 +83,7 @@ func (s *Server) createUser(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.RegisterUser.Handle(c.Request.Context(), m, domain.RegisterInput{
 		Email: req.Email, Password: req.Password, FullName: req.FullName, Role: domain.Role(req.Role),
 		LevelID: req.LevelID, IDNumber: req.IDNumber, Subject: req.Subject,
@@ -162,7 +162,7 @@ func (s *Server) patchUser(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	if req.Active != nil && !*req.Active && c.Param("id") == m.Actor.ID {
 		Abort(c, validationFailed(map[string]string{"active": "admins cannot deactivate themselves"}))
 		return

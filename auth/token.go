@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -94,6 +96,27 @@ type tokenClaims struct {
 	Generation *int   `json:"gen,omitempty"`
 }
 
+// UnmarshalJSON refuses time claims that are not JSON numbers before
+// decoding the rest: jwt.NumericDate accepts a numeric string ("exp":
+// "1999999999") too, and RFC 7519 says NumericDate is a number.
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		if v = bytes.TrimSpace(v); len(v) == 0 || !(v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+			return fmt.Errorf("claim %q is not a number", name)
+		}
+	}
+	type plain tokenClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
+}
+
 // NewTokenIssuer validates cfg and returns an issuer.
 func NewTokenIssuer(cfg TokenConfig) (*TokenIssuer, error) {
 	var errs []error
@@ -137,6 +160,7 @@ func NewTokenIssuer(cfg TokenConfig) (*TokenIssuer, error) {
 		jwt.WithIssuer(t.issuer),
 		jwt.WithTimeFunc(t.now),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),       // a token "issued" in the future was not issued by this clock
 		jwt.WithStrictDecoding(), // no alternative encodings of the same signature
 	)
 	return t, nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -350,5 +351,44 @@ func TestCachedAccessTokenStillExpires(t *testing.T) {
 	// A token differing in one character is verified afresh, not matched.
 	if _, err := iss.ParseAccess(tok[:len(tok)-1] + "A"); err == nil {
 		t.Fatal("tampered token accepted")
+	}
+}
+
+// signPayload HMAC-signs a hand-written JSON payload with the test secret,
+// for claims the jwt library would not produce.
+func signPayload(payload string) string {
+	head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	body := base64.RawURLEncoding.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, tokenTestSecret)
+	mac.Write([]byte(head + "." + body))
+	return head + "." + body + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Tokens signed with the secret but with an iat in the future or a time
+// claim that is a string are refused (only forgeable with the secret, but a
+// sign of a wrong clock or a hand-made token either way).
+func TestTokenTimeClaimsStrict(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: tokenTestNow}
+	iss := newTestIssuer(t, clock.Now)
+	now, exp := tokenTestNow.Unix(), tokenTestNow.Add(time.Hour).Unix()
+	claims := func(iat, expv string) string {
+		return `{"iss":"examhall-test","sub":"u1","typ":"access","role":"student","jti":"j","iat":` + iat + `,"exp":` + expv + `}`
+	}
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	if _, err := iss.ParseAccess(signPayload(claims(num(now), num(exp)))); err != nil {
+		t.Fatalf("the well-formed hand-made token is refused, so the cases below prove nothing: %v", err)
+	}
+	for name, payload := range map[string]string{
+		"iat in the future": claims(num(now+3600), num(exp+3600)),
+		"exp a string":      claims(num(now), `"`+num(exp)+`"`),
+		"iat a string":      claims(`"`+num(now)+`"`, num(exp)),
+		"nbf a string":      strings.TrimSuffix(claims(num(now), num(exp)), "}") + `,"nbf":"` + num(now) + `"}`,
+		"exp a boolean":     claims(num(now), "true"),
+		"exp an object":     claims(num(now), `{"n":1}`),
+	} {
+		if _, err := iss.ParseAccess(signPayload(payload)); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: got %v, want ErrInvalidToken", name, err)
+		}
 	}
 }

@@ -98,6 +98,9 @@ func ValidateRegistration(in RegisterInput) error {
 	if len(in.Subject) > MaxNameLen {
 		fields["subject"] = "is too long"
 	}
+	checkText(fields, "full_name", in.FullName, false)
+	checkText(fields, "id_number", in.IDNumber, false)
+	checkText(fields, "subject", in.Subject, false)
 	return NewValidationError(fields)
 }
 
@@ -172,6 +175,15 @@ func (u *User) Update(p UserPatch) ([]Event, error) {
 			upd.Subject, changed = &v, true
 		}
 	}
+	if p.FullName != nil {
+		checkText(fields, "full_name", *p.FullName, false)
+	}
+	if p.IDNumber != nil {
+		checkText(fields, "id_number", *p.IDNumber, false)
+	}
+	if p.Subject != nil {
+		checkText(fields, "subject", *p.Subject, false)
+	}
 	if err := NewValidationError(fields); err != nil {
 		return nil, err
 	}
@@ -232,6 +244,9 @@ func CreateLevel(levelID, name string, now time.Time) (Event, error) {
 	n := strings.TrimSpace(name)
 	if n == "" || len(n) > MaxNameLen {
 		return Event{}, NewValidationError(map[string]string{"name": "must be 1 to 200 characters"})
+	}
+	if msg := UnsafeLineText(n); msg != "" {
+		return Event{}, NewValidationError(map[string]string{"name": msg})
 	}
 	return Event{Type: TypeLevelCreated, Data: &LevelCreated{LevelID: levelID, Name: n, CreatedAt: now.UTC()}}, nil
 }

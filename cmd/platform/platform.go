@@ -171,7 +171,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	p.Handler, err = api.NewHandler(api.Config{
-		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Images: images,
+		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Head: p.Store, Images: images,
 		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
 		ReadyChecks: ready,
 		Extra:       adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now}),

@@ -1,0 +1,118 @@
+package component_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/examhall/exam/auth"
+)
+
+// A position the log has not reached is refused at once: it used to hold
+// the request five seconds before a 503.
+func TestMinPositionBeyondTheLogIsRefusedAtOnce(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	head := e.head()
+	start := time.Now()
+	e.call(http.MethodGet, "/levels", e.admin.Access, nil, "X-Min-Position", "99999999999").
+		wantError(t, http.StatusBadRequest, "validation_failed")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("refusal took %v", took)
+	}
+	// A position the log has is still waited for and served.
+	e.call(http.MethodGet, "/levels", e.admin.Access, nil, "X-Min-Position", strconv.FormatUint(head, 10)).want(t, http.StatusOK)
+}
+
+// Control characters and bidirectional overrides are refused in names,
+// titles and texts on every path, and nothing is appended.
+func TestControlAndBidiCharactersRefused(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	w := e.world()
+	before := e.head()
+	cases := []struct {
+		name, method, path, token, body, field string
+	}{
+		{"level with NUL", "POST", "/levels", e.admin.Access, `{"name":"Year\u00001"}`, "name"},
+		{"user name with RLO", "POST", "/users", e.admin.Access,
+			`{"email":"rlo@school.test","password":"long-enough","full_name":"Eve\u202eevE","role":"doctor"}`, "full_name"},
+		{"patched name with escape", "PATCH", "/users/" + w.studentA2.ID, e.admin.Access, `{"full_name":"\u001b[31mred"}`, "full_name"},
+		{"exam title with newline", "POST", "/exams", w.doctor.Access,
+			`{"title":"Final\nexam","level_id":"` + w.levelA + `","questions":[]}`, "title"},
+		{"question text with isolate", "POST", "/exams", w.doctor.Access,
+			`{"title":"T","level_id":"` + w.levelA + `","questions":[{"text":"Which\u2067?","kind":"true_false","correct":["true"]}]}`,
+			"questions[0].text"},
+		{"choice text with C1", "POST", "/exams", w.doctor.Access,
+			`{"title":"T","level_id":"` + w.levelA + `","questions":[{"text":"Q","kind":"single","correct":["a"],"choices":[{"text":"x\u0085y"},{"text":"y"}]}]}`,
+			"questions[0].choices[0].text"},
+	}
+	for _, c := range cases {
+		r := e.call(c.method, c.path, c.token, c.body).wantError(t, http.StatusBadRequest, "validation_failed")
+		if _, ok := r.fields(t)[c.field]; !ok {
+			t.Errorf("%s: field %s not named: %s", c.name, c.field, r)
+		}
+	}
+	if after := e.head(); after != before {
+		t.Fatalf("refused requests appended %d events", after-before)
+	}
+	// A question text may keep its newlines.
+	e.post("/exams", w.doctor.Access, `{"title":"T","level_id":"`+w.levelA+`","questions":[{"text":"Line one\nline two","kind":"true_false","correct":["true"]}]}`).
+		want(t, http.StatusCreated)
+}
+
+// A login body with two "password" keys is refused, not decided by the last.
+func TestDuplicateJSONKeysRefused(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	body := `{"email":"` + adminEmail + `","password":"wrong-password","password":"` + adminPassword + `"}`
+	r := e.post("/auth/login", "", body).wantError(t, http.StatusBadRequest, "invalid_json")
+	if f, _ := r.errorBody(t).Error.Details["field"].(string); f != "password" {
+		t.Fatalf("details.field = %q, want password", f)
+	}
+	e.post("/auth/login", "", `{"email":"`+adminEmail+`","password":"x","Password":"`+adminPassword+`"}`).
+		wantError(t, http.StatusBadRequest, "invalid_json")
+}
+
+// Oversized headers get the contract's error shape (up to the server's
+// hard limit, which Go answers itself).
+func TestOversizedHeadersGetTheErrorShape(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	r := e.call(http.MethodGet, "/levels", e.admin.Access, nil, "X-Padding", strings.Repeat("p", 70<<10))
+	r.wantError(t, http.StatusRequestHeaderFieldsTooLarge, "header_too_large")
+	e.call(http.MethodGet, "/levels", e.admin.Access, nil, "X-Padding", strings.Repeat("p", 8<<10)).want(t, http.StatusOK)
+}
+
+// Tokens signed with the platform's key but issued in the future, or with
+// a time claim that is a string, are refused.
+func TestTokensWithBadTimeClaimsRefused(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	u := e.admin
+	future, _, err := e.issuer(jwtSecret, time.Hour).IssueAccess(u.ID, u.Role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.get("/me", future).wantError(t, http.StatusUnauthorized, "unauthenticated")
+	now := e.clock.Now()
+	sign := func(payload string) string {
+		enc := base64.RawURLEncoding.EncodeToString
+		h := enc([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc([]byte(payload))
+		mac := hmac.New(sha256.New, []byte(jwtSecret))
+		mac.Write([]byte(h))
+		return h + "." + enc(mac.Sum(nil))
+	}
+	claims := func(exp string) string {
+		return `{"iss":"` + auth.DefaultIssuer + `","sub":"` + u.ID + `","typ":"access","role":"admin","jti":"x","iat":` +
+			strconv.FormatInt(now.Unix(), 10) + `,"exp":` + exp + `}`
+	}
+	exp := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	e.get("/me", sign(claims(exp))).want(t, http.StatusOK) // the hand-made token is otherwise good
+	e.get("/me", sign(claims(`"`+exp+`"`))).wantError(t, http.StatusUnauthorized, "unauthenticated")
+}
