@@ -322,3 +322,33 @@ func TestIdempotencyHashUnchanged(t *testing.T) {
 		t.Fatal("the request hash changed: stored idempotency records would no longer match")
 	}
 }
+
+func TestIDNumberStringOrInteger(t *testing.T) {
+	t.Parallel()
+	type body struct {
+		IDNumber *idNumber `json:"id_number"`
+	}
+	for in, want := range map[string]string{
+		`{"id_number":"00123"}`:                 "00123",
+		`{"id_number":123}`:                     "123",
+		`{"id_number":0}`:                       "0",
+		`{"id_number":12345678901234567890123}`: "12345678901234567890123",
+	} {
+		var b body
+		if err := DecodeJSON(decodeTestContext(strings.NewReader(in), "application/json", 0), &b); err != nil || b.IDNumber == nil || string(*b.IDNumber) != want {
+			t.Errorf("%s: got %v, %v; want %q", in, b.IDNumber, err, want)
+		}
+	}
+	for _, in := range []string{`{"id_number":1.5}`, `{"id_number":-1}`, `{"id_number":1e3}`, `{"id_number":true}`, `{"id_number":{}}`, `{"id_number":[1]}`} {
+		var b body
+		err := DecodeJSON(decodeTestContext(strings.NewReader(in), "application/json", 0), &b)
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != "validation_failed" {
+			t.Errorf("%s: got %v, want validation_failed", in, err)
+			continue
+		}
+		if f, _ := apiErr.Details["fields"].(map[string]string); f["id_number"] == "" {
+			t.Errorf("%s: id_number not named: %v", in, apiErr.Details)
+		}
+	}
+}

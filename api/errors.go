@@ -89,6 +89,7 @@ var sentinelErrors = []struct {
 	{domain.ErrConflict, http.StatusConflict, "conflict", "the resource was changed concurrently, reload and retry"},
 	{domain.ErrIdempotencyKeyReused, http.StatusConflict, "idempotency_key_reused", "the idempotency key was already used with a different request"},
 	{domain.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "the resource version does not match If-Match"},
+	{domain.ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "the file is not of a type this endpoint accepts"},
 }
 
 // ErrorFor maps err to its APIError, the one mapping from errors to HTTP
@@ -194,6 +195,7 @@ func validationFailed(fields map[string]string) *APIError {
 //	domain.ErrConflict             409 conflict
 //	domain.ErrIdempotencyKeyReused 409 idempotency_key_reused
 //	domain.ErrPreconditionFailed   412 precondition_failed
+//	domain.ErrUnsupportedMediaType 415 unsupported_media_type
 //	*domain.RateLimitedError       429 rate_limited, Retry-After: ceil(seconds), at least 1
 //	domain.ErrRateLimited          429 rate_limited, Retry-After: 1
 //	auth.ErrInvalidToken           401 unauthenticated

@@ -116,3 +116,43 @@ func TestTokensWithBadTimeClaimsRefused(t *testing.T) {
 	e.get("/me", sign(claims(exp))).want(t, http.StatusOK) // the hand-made token is otherwise good
 	e.get("/me", sign(claims(`"`+exp+`"`))).wantError(t, http.StatusUnauthorized, "unauthenticated")
 }
+
+// id_number is a string; a JSON integer is accepted and stored as its
+// decimal digits (issue 8.9), on creation and in a patch.
+func TestIDNumberAcceptsIntegers(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	level := e.createLevel("Year 1")
+	create := func(idn string) *userView {
+		email := e.unique("idn") + "@school.test"
+		body := `{"email":"` + email + `","password":"long-enough","full_name":"N","role":"student","level_id":"` + level + `","id_number":` + idn + `}`
+		var u userView
+		e.post("/users", e.admin.Access, body).want(t, http.StatusCreated).decode(t, &u)
+		return &u
+	}
+	for idn, want := range map[string]string{`"00123"`: "00123", `4567`: "4567", `98765432109876543210`: "98765432109876543210"} {
+		u := create(idn)
+		if u.IDNumber == nil || *u.IDNumber != want {
+			t.Errorf("id_number %s stored as %v, want %q", idn, u.IDNumber, want)
+		}
+		var got userView
+		e.get("/users/"+u.ID, e.admin.Access).want(t, http.StatusOK).decode(t, &got)
+		if got.IDNumber == nil || *got.IDNumber != want {
+			t.Errorf("id_number %s read back as %v, want %q", idn, got.IDNumber, want)
+		}
+	}
+	u := create(`"1"`)
+	var patched userView
+	e.call(http.MethodPatch, "/users/"+u.ID, e.admin.Access, `{"id_number":770}`).want(t, http.StatusOK).decode(t, &patched)
+	if patched.IDNumber == nil || *patched.IDNumber != "770" {
+		t.Fatalf("patched id_number = %v", patched.IDNumber)
+	}
+	head := e.head()
+	r := e.call(http.MethodPatch, "/users/"+u.ID, e.admin.Access, `{"id_number":7.5}`).wantError(t, http.StatusBadRequest, "validation_failed")
+	if _, ok := r.fields(t)["id_number"]; !ok {
+		t.Fatalf("id_number not named: %s", r)
+	}
+	if e.head() != head {
+		t.Fatal("a refused patch appended events")
+	}
+}

@@ -125,15 +125,25 @@ func TestImageUpload(t *testing.T) {
 	})
 
 	t.Run("what is not an image is refused whatever is declared", func(t *testing.T) {
+		head := e.head()
 		for name, data := range map[string][]byte{
-			"text":  []byte("this is plain text, not a picture"),
-			"svg":   []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
-			"empty": {},
+			"text": []byte("this is plain text, not a picture"),
+			"svg":  []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
+			"html": []byte(`<!doctype html><script>alert(1)</script>`),
+			"pdf":  []byte("%PDF-1.7\n1 0 obj\n"),
 		} {
-			r := e.upload("/images", doc.Access, "pic.png", "image/png", data).wantError(t, http.StatusBadRequest, "validation_failed")
-			if _, ok := r.fields(t)["file"]; !ok {
-				t.Errorf("%s: no reason for the field file: %s", name, r)
+			for _, declared := range [][2]string{{"pic.png", "image/png"}, {"pic.gif", "image/gif"}, {"x.bin", "application/octet-stream"}} {
+				e.upload("/images", doc.Access, declared[0], declared[1], data).wantError(t, http.StatusUnsupportedMediaType, "unsupported_media_type")
 			}
+			_ = name
+		}
+		if h := e.head(); h != head {
+			t.Fatalf("refused uploads moved the head from %d to %d", head, h)
+		}
+		// An empty file is a missing file, not a wrong type.
+		r := e.upload("/images", doc.Access, "pic.png", "image/png", []byte{}).wantError(t, http.StatusBadRequest, "validation_failed")
+		if _, ok := r.fields(t)["file"]; !ok {
+			t.Errorf("empty: no reason for the field file: %s", r)
 		}
 	})
 
