@@ -1,6 +1,9 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -235,6 +238,12 @@ func (s *Server) getExam(c *gin.Context) {
 			Abort(c, domain.ErrNotFound)
 			return
 		}
+		if doc.Status == domain.StatusScheduled {
+			if doc, err = s.openingDoc(ctx, id, doc); err != nil {
+				Abort(c, err)
+				return
+			}
+		}
 		c.Header("ETag", etag(doc.Version))
 		c.Data(http.StatusOK, "application/json; charset=utf-8", doc.Body)
 		return
@@ -306,4 +315,38 @@ func (s *Server) listExams(c *gin.Context) {
 		next = EncodeCursor(last.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + last.ID)
 	}
 	c.JSON(http.StatusOK, NewListResponse(items, next))
+}
+
+// openingDoc serves a scheduled exam at the moment it opens. Every cache
+// holds a scheduled exam sealed; once its opens_at has passed it accepts
+// answers before the scheduler records the opening, so it must be readable
+// too: then it is rendered from its own stream. Until then the sealed
+// document is served as it is.
+func (s *Server) openingDoc(ctx context.Context, id string, sealed projections.StudentDoc) (projections.StudentDoc, error) {
+	var head struct {
+		OpensAt *time.Time `json:"opens_at"`
+	}
+	if err := json.Unmarshal(sealed.Body, &head); err != nil {
+		return sealed, fmt.Errorf("sealed exam %s: %w", id, err)
+	}
+	now := s.now()
+	if head.OpensAt == nil || now.Before(*head.OpensAt) {
+		return sealed, nil
+	}
+	e, err := s.cmd.Repo.LoadExam(ctx, id)
+	if err != nil {
+		return sealed, err
+	}
+	if !e.Exists() || projections.Sealed(e, now) || e.LevelID != sealed.LevelID {
+		return sealed, nil
+	}
+	if e.Status != domain.StatusScheduled {
+		// Opened (or closed) meanwhile: the cache has or will have it.
+		return projections.RenderStudentDoc(e, RenderStudentExam)
+	}
+	body, err := renderOpenedExam(projections.OpenedStudentView(e, now))
+	if err != nil {
+		return sealed, err
+	}
+	return projections.StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}, nil
 }

@@ -76,6 +76,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// AccessTTL is reported as expires_in.
 	AccessTTL time.Duration
+	// Now is the clock that decides when a scheduled exam opens for its
+	// students (default time.Now; the platform passes its own).
+	Now func() time.Time
 	// Extra registers routes of other packages (the admin UI) on the engine.
 	Extra func(r *gin.Engine, authn gin.HandlerFunc)
 }
@@ -110,6 +113,7 @@ type Server struct {
 	accessTTL time.Duration
 	ready     map[string]ReadyCheck
 	head      LogHead
+	now       func() time.Time
 }
 
 // NewHandler builds the HTTP handler with every route of the contract.
@@ -129,8 +133,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.AccessTTL <= 0 {
 		cfg.AccessTTL = 15 * time.Minute
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	s := &Server{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, tokens: cfg.Tokens, watermark: cfg.Watermark,
-		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks, head: cfg.Head}
+		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks, head: cfg.Head, now: cfg.Now}
 	idempotent, err := newIdempotency(s)
 	if err != nil {
 		return nil, err

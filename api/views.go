@@ -117,9 +117,29 @@ func viewExam(e *domain.Exam, withKeys, withQuestions bool) examView {
 }
 
 // RenderStudentExam renders the document the student cache holds. The
-// cache passes an exam whose keys are already stripped unless it is graded.
+// cache passes projections.StudentView: keys stripped unless graded, and a
+// scheduled exam sealed — rendered here as its summary with "questions": []
+// (question_count and max_score kept), never a question's content.
 func RenderStudentExam(e *domain.Exam) ([]byte, error) {
+	if e.Status == domain.StatusScheduled {
+		return json.Marshal(sealedExamView(e))
+	}
 	return json.Marshal(viewExam(e, e.Status == domain.StatusGraded, true))
+}
+
+// renderOpenedExam renders a scheduled exam whose opens_at has passed (it
+// accepts answers already) with its questions, from
+// projections.OpenedStudentView.
+func renderOpenedExam(e *domain.Exam) ([]byte, error) {
+	return json.Marshal(viewExam(e, false, true))
+}
+
+// sealedExamView is the summary of a sealed exam, with an empty question list.
+func sealedExamView(e *domain.Exam) examView {
+	v := viewExam(e, false, false)
+	empty := []questionView{}
+	v.Questions = &empty
+	return v
 }
 
 type attemptView struct {

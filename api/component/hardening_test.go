@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/examhall/exam/auth"
+	platform "github.com/examhall/exam/cmd/platform"
 )
 
 // A position the log has not reached is refused at once: it used to hold
@@ -155,4 +156,81 @@ func TestIDNumberAcceptsIntegers(t *testing.T) {
 	if e.head() != head {
 		t.Fatal("a refused patch appended events")
 	}
+}
+
+// withoutScheduler lets the scheduler tick only once an hour (of real
+// time), so a scheduled exam stays scheduled after its opens_at: the
+// moment between the opening time and the scheduler's record of it.
+func withoutScheduler() option {
+	return func(c *platform.Config) { c.SchedulerInterval = time.Hour }
+}
+
+// A scheduled exam is sealed for students until it opens: its summary with
+// "questions": [], no question text, choice or image — and its images are
+// not served to them. Once opens_at passes it accepts answers, and is
+// readable, even before the scheduler records the opening.
+func TestScheduledExamIsSealedUntilItOpens(t *testing.T) {
+	t.Parallel()
+	e := start(t, withoutScheduler(), withAccessTTL(24*time.Hour))
+	w := e.world()
+	pic := pngImage(t)
+	var img imageResp
+	e.upload("/images", w.doctor.Access, "map.png", "image/png", pic).want(t, http.StatusCreated).decode(t, &img)
+	qs := standardQuestions()
+	qs[0]["image_id"] = img.ID
+	opens := e.clock.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)
+	ex := e.publishedExam(w.doctor, w.levelA, map[string]any{"questions": qs, "opens_at": opens})
+	if ex.Status != "scheduled" {
+		t.Fatalf("published as %s", ex.Status)
+	}
+
+	sealed := func(when string) {
+		t.Helper()
+		r := e.get("/exams/"+ex.ID, w.studentA.Access).want(t, http.StatusOK)
+		var v examView
+		r.decode(t, &v)
+		if v.Status != "scheduled" || len(v.Questions) != 0 || v.QuestionCount != 4 || v.MaxScore != 8 {
+			t.Fatalf("%s: status %s, %d questions, question_count %d, max_score %v", when, v.Status, len(v.Questions), v.QuestionCount, v.MaxScore)
+		}
+		if !strings.Contains(string(r.body), `"questions":[]`) {
+			t.Fatalf("%s: want \"questions\": [] in %s", when, r.body)
+		}
+		for _, leak := range []string{"powerhouse", "Mitochondrion", img.ID, `"choices"`} {
+			if strings.Contains(string(r.body), leak) {
+				t.Fatalf("%s: sealed exam leaks %q: %s", when, leak, r.body)
+			}
+		}
+		e.get("/images/"+img.ID, w.studentA.Access).wantError(t, http.StatusNotFound, "not_found")
+		e.call(http.MethodGet, "/images/"+img.ID, w.studentA.Access, nil, "If-None-Match", `"`+img.ID+`"`).wantError(t, http.StatusNotFound, "not_found")
+	}
+	sealed("first read") // fills the cache
+	sealed("cached read")
+	// Staff read it whole, and the image.
+	if v := e.getExam(ex.ID, w.doctor); len(v.Questions) != 4 {
+		t.Fatalf("the doctor sees %d questions", len(v.Questions))
+	}
+	e.get("/images/"+img.ID, w.doctor.Access).want(t, http.StatusOK)
+	// A student listing sees the summary only (as ever).
+	e.post("/exams/"+ex.ID+"/attempt", w.studentA.Access, nil).wantError(t, http.StatusConflict, "exam_not_open")
+
+	e.clock.Advance(time.Hour)
+	sealed("an hour before it opens")
+
+	e.clock.Advance(time.Hour + time.Minute)
+	// Past opens_at, still "scheduled" (no scheduler ran): it accepts
+	// answers, so it is readable, with its image.
+	var v examView
+	r := e.get("/exams/"+ex.ID, w.studentA.Access).want(t, http.StatusOK)
+	r.decode(t, &v)
+	if v.Status != "scheduled" || len(v.Questions) != 4 || v.Questions[0].Text == "" {
+		t.Fatalf("after opens_at: status %s, %d questions: %s", v.Status, len(v.Questions), r.body)
+	}
+	if strings.Contains(string(r.body), `"correct"`) {
+		t.Fatalf("keys leak after opening: %s", r.body)
+	}
+	e.get("/images/"+img.ID, w.studentA.Access).want(t, http.StatusOK)
+	e.put("/exams/"+ex.ID+"/answers/q1", w.studentA.Access, map[string]any{"choices": []string{"b"}}).want(t, http.StatusOK)
+	// A student of another level never sees it.
+	e.get("/exams/"+ex.ID, w.other.Access).wantError(t, http.StatusNotFound, "not_found")
+	e.get("/images/"+img.ID, w.other.Access).wantError(t, http.StatusNotFound, "not_found")
 }

@@ -173,7 +173,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	p.Handler, err = api.NewHandler(api.Config{
 		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Head: p.Store, Images: images,
 		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
-		ReadyChecks: ready,
+		ReadyChecks: ready, Now: cfg.Now,
 		Extra:       adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now}),
 	})
 	return err
