@@ -126,11 +126,52 @@ func (s *Server) verify(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	if u == nil || !u.Active {
+	if u == nil || !u.SessionValid(claims.Epoch) {
 		c.JSON(http.StatusOK, gin.H{"active": false})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"active": true, "sub": u.ID, "role": string(u.Role), "exp": claims.ExpiresAt.Unix()})
+}
+
+// logoutAll ends every session of the caller ("sign out everywhere"):
+// every refresh token and access token of theirs, this one included.
+func (s *Server) logoutAll(c *gin.Context) {
+	pos, err := s.cmd.LogoutAll.Handle(c.Request.Context(), s.meta(c))
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	setPosition(c, pos)
+	c.Status(http.StatusNoContent)
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword lets users change their own password. It ends every
+// session of theirs, this one included: the client logs in again.
+func (s *Server) changePassword(c *gin.Context) {
+	var req changePasswordRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		Abort(c, err)
+		return
+	}
+	fields := map[string]string{}
+	required(fields, "current_password", req.CurrentPassword)
+	required(fields, "new_password", req.NewPassword)
+	if len(fields) > 0 {
+		Abort(c, validationFailed(fields))
+		return
+	}
+	pos, err := s.cmd.ChangePassword.Handle(c.Request.Context(), s.meta(c), req.CurrentPassword, req.NewPassword)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	setPosition(c, pos)
+	c.Status(http.StatusNoContent)
 }
 
 func (s *Server) me(c *gin.Context) {

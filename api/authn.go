@@ -15,7 +15,8 @@ const actorKey = "actor"
 // authenticate verifies the bearer access token and loads the user it
 // names. Role and level come from the user's current record (its stream,
 // not the read model, which may lag), never from the request, and a
-// deactivated user is refused at once.
+// deactivated user, or a token older than the user's last password change
+// or sign-out everywhere, is refused at once.
 func (s *Server) authenticate(c *gin.Context) {
 	h := c.GetHeader("Authorization")
 	token, ok := strings.CutPrefix(h, "Bearer ")
@@ -33,7 +34,9 @@ func (s *Server) authenticate(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	if u == nil || !u.Active {
+	// A deactivation, a password change or a sign-out everywhere moved the
+	// user's session epoch: older tokens are over.
+	if u == nil || !u.SessionValid(claims.Epoch) {
 		Abort(c, NewAPIError(http.StatusUnauthorized, "unauthenticated", "invalid or expired token"))
 		return
 	}

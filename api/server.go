@@ -169,6 +169,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 
 	authed := v1.Group("", s.authenticate, s.readYourWrites, preconditions, idempotent)
 	authed.GET("/me", s.me)
+	authed.POST("/me/password", s.changePassword)
+	authed.POST("/auth/logout-all", s.logoutAll)
 	authed.GET("/me/results", s.myResults)
 
 	authed.POST("/levels", s.createLevel)

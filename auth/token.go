@@ -50,6 +50,9 @@ type AccessClaims struct {
 	Role      string
 	ExpiresAt time.Time
 	ID        string // jti
+	// Epoch is the user's session epoch at issue (claim "ep"); the token
+	// stands only while it is still the user's (domain.User.SessionValid).
+	Epoch int64
 }
 
 // RefreshClaims are the validated contents of a refresh token. FamilyID and
@@ -94,6 +97,7 @@ type tokenClaims struct {
 	Role       string `json:"role,omitempty"`
 	FamilyID   string `json:"fam,omitempty"`
 	Generation *int   `json:"gen,omitempty"`
+	Epoch      int64  `json:"ep,omitempty"`
 }
 
 // UnmarshalJSON refuses time claims that are not JSON numbers before
@@ -172,13 +176,17 @@ func (t *TokenIssuer) AccessTTL() time.Duration { return t.accessTTL }
 // RefreshTTL is the lifetime of refresh tokens.
 func (t *TokenIssuer) RefreshTTL() time.Duration { return t.refreshTTL }
 
-// IssueAccess returns a signed access token for the user and its expiry.
-func (t *TokenIssuer) IssueAccess(userID, role string) (string, time.Time, error) {
+// IssueAccess returns a signed access token for the user, in the user's
+// session epoch, and its expiry.
+func (t *TokenIssuer) IssueAccess(userID, role string, epoch int64) (string, time.Time, error) {
 	if userID == "" || role == "" {
 		return "", time.Time{}, errors.New("auth: access token needs a user id and a role")
 	}
+	if epoch < 0 {
+		return "", time.Time{}, errors.New("auth: negative session epoch")
+	}
 	c := t.registered(userID, t.accessTTL)
-	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeAccess, Role: role}, c.ExpiresAt.Time)
+	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeAccess, Role: role, Epoch: epoch}, c.ExpiresAt.Time)
 }
 
 // IssueRefresh returns a signed refresh token of the given family and
@@ -216,7 +224,7 @@ func (t *TokenIssuer) ParseAccess(token string) (AccessClaims, error) {
 	if c.Role == "" {
 		return AccessClaims{}, fmt.Errorf("%w: missing role", ErrInvalidToken)
 	}
-	claims := AccessClaims{UserID: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, ID: c.ID}
+	claims := AccessClaims{UserID: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, ID: c.ID, Epoch: c.Epoch}
 	t.verifiedMu.Lock()
 	if t.verified == nil || len(t.verified) >= maxVerifiedTokens {
 		t.verified = make(map[string]AccessClaims) // drop all: simple, bounded, rare

@@ -79,7 +79,7 @@ func TestIssuerCopiesSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := iss.IssueAccess("u1", "student")
+	tok, _, err := iss.IssueAccess("u1", "student", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestAccessTokenRoundTrip(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: tokenTestNow.Add(500 * time.Millisecond)}
 	iss := newTestIssuer(t, clock.Now)
-	tok, exp, err := iss.IssueAccess("user-1", "doctor")
+	tok, exp, err := iss.IssueAccess("user-1", "doctor", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestAccessTokenRoundTrip(t *testing.T) {
 	if c.UserID != "user-1" || c.Role != "doctor" || !c.ExpiresAt.Equal(exp) || c.ID == "" {
 		t.Fatalf("claims = %+v", c)
 	}
-	tok2, _, _ := iss.IssueAccess("user-1", "doctor")
+	tok2, _, _ := iss.IssueAccess("user-1", "doctor", 0)
 	if c2, _ := iss.ParseAccess(tok2); c2.ID == c.ID {
 		t.Fatal("token ids must be unique")
 	}
@@ -148,7 +148,7 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 	if _, _, err := iss.IssueRefresh("user-1", "", 0); err == nil {
 		t.Fatal("empty family must be refused")
 	}
-	if _, _, err := iss.IssueAccess("", "student"); err == nil {
+	if _, _, err := iss.IssueAccess("", "student", 0); err == nil {
 		t.Fatal("empty user id must be refused")
 	}
 }
@@ -168,11 +168,11 @@ func TestTokenRejections(t *testing.T) {
 	}
 	with := func(typ string, f func(*tokenClaims)) tokenClaims { c := good(typ); f(&c); return c }
 
-	access, _, _ := iss.IssueAccess("u1", "student")
+	access, _, _ := iss.IssueAccess("u1", "student", 0)
 	refresh, _, _ := iss.IssueRefresh("u1", "fam", 1)
 	otherSecret := []byte("another-secret-another-secret-32")
 	otherIss, _ := NewTokenIssuer(TokenConfig{Secret: otherSecret, Issuer: "examhall-test", Now: clock.Now})
-	foreign, _, _ := otherIss.IssueAccess("u1", "admin")
+	foreign, _, _ := otherIss.IssueAccess("u1", "admin", 0)
 	parts := strings.Split(access, ".")
 
 	// alg "none" with an empty signature, and with our HMAC appended.
@@ -260,7 +260,7 @@ func TestTokenRejections(t *testing.T) {
 func FuzzParseAccess(f *testing.F) {
 	clock := &fakeClock{t: tokenTestNow}
 	iss := newTestIssuer(f, clock.Now)
-	valid, _, err := iss.IssueAccess("user-1", "student")
+	valid, _, err := iss.IssueAccess("user-1", "student", 0)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func signedByUs(tok string) bool {
 func TestCachedAccessTokenStillExpires(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)}
 	iss := newTestIssuer(t, clock.Now)
-	tok, exp, err := iss.IssueAccess("user-1", "student")
+	tok, exp, err := iss.IssueAccess("user-1", "student", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

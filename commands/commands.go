@@ -29,7 +29,7 @@ type PasswordHasher interface {
 
 // TokenIssuer issues and checks tokens (auth.TokenIssuer).
 type TokenIssuer interface {
-	IssueAccess(userID, role string) (string, time.Time, error)
+	IssueAccess(userID, role string, epoch int64) (string, time.Time, error)
 	IssueRefresh(userID, familyID string, generation int) (string, time.Time, error)
 	ParseRefresh(token string) (auth.RefreshClaims, error)
 }
@@ -140,6 +140,8 @@ type Handlers struct {
 	Login          *LoginHandler
 	Refresh        *RefreshHandler
 	Logout         *LogoutHandler
+	LogoutAll      *LogoutAllHandler
+	ChangePassword *ChangePasswordHandler
 	DraftExam      *DraftExamHandler
 	ReplaceExam    *ReplaceExamHandler
 	AddQuestion    *AddQuestionHandler
@@ -177,6 +179,8 @@ func New(d Deps) (*Handlers, error) {
 		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle},
 		Refresh:        &RefreshHandler{handlerBase: base, tokens: d.Tokens},
 		Logout:         &LogoutHandler{handlerBase: base, tokens: d.Tokens},
+		LogoutAll:      &LogoutAllHandler{base},
+		ChangePassword: &ChangePasswordHandler{handlerBase: base, hasher: d.Hasher, throttle: d.Throttle},
 		DraftExam:      &DraftExamHandler{base},
 		ReplaceExam:    &ReplaceExamHandler{base},
 		AddQuestion:    &AddQuestionHandler{base},

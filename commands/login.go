@@ -61,7 +61,7 @@ func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password strin
 	family := h.newID()
 	now := h.now()
 	m.Actor = u.Actor()
-	if _, err := h.w.append(ctx, m, domain.SessionStream(family), eventstore.NoStream, now, []domain.Event{domain.StartSession(family, u.ID, now)}); err != nil {
+	if _, err := h.w.append(ctx, m, domain.SessionStream(family), eventstore.NoStream, now, []domain.Event{domain.StartSession(family, u, now)}); err != nil {
 		return Tokens{}, err
 	}
 	return issueTokens(h.tokens, u, family, 0)
@@ -86,7 +86,7 @@ func (h *LoginHandler) lookup(ctx context.Context, account string) (*domain.User
 }
 
 func issueTokens(t TokenIssuer, u *domain.User, family string, generation int) (Tokens, error) {
-	access, accessExp, err := t.IssueAccess(u.ID, string(u.Role))
+	access, accessExp, err := t.IssueAccess(u.ID, string(u.Role), u.SessionEpoch)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("issue access token: %w", err)
 	}

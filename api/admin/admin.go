@@ -59,7 +59,7 @@ const ContentSecurityPolicy = "default-src 'self'; img-src 'self' data:; style-s
 // access token.
 type Tokens interface {
 	ParseRefresh(token string) (auth.RefreshClaims, error)
-	IssueAccess(userID, role string) (string, time.Time, error)
+	IssueAccess(userID, role string, epoch int64) (string, time.Time, error)
 }
 
 // Config wires the admin.

@@ -102,7 +102,7 @@ func (h *Handler) userLabel(ctx context.Context, id string) (string, string) {
 // thus run exactly the API's code (formats, validation, limits, audit).
 func (h *Handler) subRequest(c *gin.Context, w http.ResponseWriter, method, path string, body io.Reader, contentType string) error {
 	u := sessionFrom(c).user
-	token, _, err := h.tokens.IssueAccess(u.ID, string(u.Role))
+	token, _, err := h.tokens.IssueAccess(u.ID, string(u.Role), u.SessionEpoch)
 	if err != nil {
 		return fmt.Errorf("admin: issue access token: %w", err)
 	}

@@ -189,7 +189,7 @@ func (h *Handler) currentSession(c *gin.Context) (*session, bool) {
 		return nil, false
 	}
 	ctx := c.Request.Context()
-	live, err := h.liveSession(ctx, claims.FamilyID, claims.UserID, claims.Generation)
+	live, epoch, err := h.liveSession(ctx, claims.FamilyID, claims.UserID, claims.Generation)
 	if err != nil {
 		h.log.Warn("admin: session check failed", "request_id", api.RequestIDFrom(c), "err", err)
 		return nil, false
@@ -198,17 +198,18 @@ func (h *Handler) currentSession(c *gin.Context) (*session, bool) {
 		return nil, false
 	}
 	u, err := h.cmd.Repo.LoadUser(ctx, claims.UserID)
-	if err != nil || !u.Exists() || !u.Active {
+	if err != nil || !u.Exists() || !u.SessionValid(epoch) {
 		return nil, false
 	}
 	return &session{user: u, cookie: rt}, true
 }
 
-// liveSession folds the family's stream.
-func (h *Handler) liveSession(ctx context.Context, family, userID string, generation int) (bool, error) {
+// liveSession folds the family's stream; it also reports the session epoch
+// the family started in (a password change or a sign-out everywhere ends it).
+func (h *Handler) liveSession(ctx context.Context, family, userID string, generation int) (bool, int64, error) {
 	recs, err := h.events.Query(ctx, eventstore.Filter{StreamID: domain.SessionStream(family), Limit: 10_000})
 	if err != nil {
-		return false, fmt.Errorf("admin: load session: %w", err)
+		return false, 0, fmt.Errorf("admin: load session: %w", err)
 	}
 	var s domain.Session
 	var started time.Time
@@ -217,7 +218,7 @@ func (h *Handler) liveSession(ctx context.Context, family, userID string, genera
 		if errors.Is(err, domain.ErrUnknownEventType) {
 			continue
 		} else if err != nil {
-			return false, fmt.Errorf("admin: load session: %w", err)
+			return false, 0, fmt.Errorf("admin: load session: %w", err)
 		}
 		if st, ok := data.(*domain.SessionStarted); ok {
 			started = st.StartedAt
@@ -225,5 +226,5 @@ func (h *Handler) liveSession(ctx context.Context, family, userID string, genera
 		s.Apply(rec.Version, data)
 	}
 	return s.FamilyID == family && s.UserID == userID && !s.Revoked && s.Generation == generation &&
-		h.now().Sub(started) < h.sessionTTL, nil
+		h.now().Sub(started) < h.sessionTTL, s.Epoch, nil
 }

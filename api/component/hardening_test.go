@@ -96,7 +96,7 @@ func TestTokensWithBadTimeClaimsRefused(t *testing.T) {
 	t.Parallel()
 	e := start(t)
 	u := e.admin
-	future, _, err := e.issuer(jwtSecret, time.Hour).IssueAccess(u.ID, u.Role)
+	future, _, err := e.issuer(jwtSecret, time.Hour).IssueAccess(u.ID, u.Role, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
