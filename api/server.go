@@ -76,6 +76,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// AccessTTL is reported as expires_in.
 	AccessTTL time.Duration
+	// MaxConcurrentImports caps the file imports running at once in this
+	// process (default DefaultMaxConcurrentImports); excess gets 503.
+	MaxConcurrentImports int
 	// Now is the clock that decides when a scheduled exam opens for its
 	// students (default time.Now; the platform passes its own).
 	Now func() time.Time
@@ -114,6 +117,7 @@ type Server struct {
 	ready     map[string]ReadyCheck
 	head      LogHead
 	now       func() time.Time
+	imports   *admission
 }
 
 // NewHandler builds the HTTP handler with every route of the contract.
@@ -136,8 +140,12 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxConcurrentImports <= 0 {
+		cfg.MaxConcurrentImports = DefaultMaxConcurrentImports
+	}
 	s := &Server{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, tokens: cfg.Tokens, watermark: cfg.Watermark,
-		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks, head: cfg.Head, now: cfg.Now}
+		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks, head: cfg.Head, now: cfg.Now,
+		imports: newAdmission(cfg.MaxConcurrentImports)}
 	idempotent, err := newIdempotency(s)
 	if err != nil {
 		return nil, err

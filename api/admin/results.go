@@ -162,21 +162,25 @@ func (h *Handler) importResults(c *gin.Context) {
 		return
 	}
 	defer f.Close()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	part, err := mw.CreateFormFile("file", "results")
-	if err == nil {
-		_, err = io.Copy(part, io.LimitReader(f, maxImportFile+1))
-	}
-	if err == nil {
-		err = mw.Close()
-	}
-	if err != nil {
-		h.failErr(c, fmt.Errorf("admin: forward results file: %w", err))
-		return
-	}
+	// The file is streamed into the API's request, not copied into a
+	// second buffer: one upload is held in memory once (by the form parser).
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		part, err := mw.CreateFormFile("file", "results")
+		if err == nil {
+			_, err = io.Copy(part, io.LimitReader(f, maxImportFile+1))
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	defer func() { _ = pr.Close(); <-copied }()
 	rec := &bufferedResponse{header: http.Header{}, status: http.StatusOK}
-	if err := h.subRequest(c, rec, http.MethodPost, "/api/v1/exams/"+url.PathEscape(e.ID)+"/results/import", &body, mw.FormDataContentType()); err != nil {
+	if err := h.subRequest(c, rec, http.MethodPost, "/api/v1/exams/"+url.PathEscape(e.ID)+"/results/import", pr, mw.FormDataContentType()); err != nil {
 		h.failErr(c, err)
 		return
 	}
