@@ -41,6 +41,12 @@ type LoginThrottle interface {
 	Succeeded(ctx context.Context, account string)
 }
 
+// LoginAdmission orders logins for the password hash under load
+// (auth.LoginAdmission): priority is for an existing, unlocked account.
+type LoginAdmission interface {
+	Admit(ctx context.Context, priority bool) (release func(), err error)
+}
+
 // Deps are what the handlers share. Now and NewID are injected so tests
 // control time and ids.
 type Deps struct {
@@ -50,7 +56,10 @@ type Deps struct {
 	Hasher   PasswordHasher
 	Tokens   TokenIssuer
 	Throttle LoginThrottle
-	Logger   *slog.Logger
+	// Admission orders logins for hashing under load (optional: without
+	// it logins queue on the hasher alone).
+	Admission LoginAdmission
+	Logger    *slog.Logger
 	// CacheSize bounds the aggregate cache (streams); 0 means 100,000.
 	CacheSize int
 	// Images keeps question images (optional: without it no image can be
@@ -176,7 +185,7 @@ func New(d Deps) (*Handlers, error) {
 		RegisterUser:   &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
 		UpdateUser:     &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
 		BootstrapAdmin: &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
-		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle},
+		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle, admission: d.Admission},
 		Refresh:        &RefreshHandler{handlerBase: base, tokens: d.Tokens},
 		Logout:         &LogoutHandler{handlerBase: base, tokens: d.Tokens},
 		LogoutAll:      &LogoutAllHandler{base},

@@ -16,6 +16,8 @@ type LoginHandler struct {
 	hasher   PasswordHasher
 	tokens   TokenIssuer
 	throttle LoginThrottle
+	// admission may be nil.
+	admission LoginAdmission
 
 	dummyOnce sync.Once
 	dummy     string
@@ -41,6 +43,15 @@ func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password strin
 	u, hash, err := h.lookup(ctx, account)
 	if err != nil {
 		return Tokens{}, err
+	}
+	// Under load an existing account that is not locked hashes first; a
+	// flood of logins for unknown emails waits behind it, boundedly.
+	if h.admission != nil {
+		release, err := h.admission.Admit(ctx, hash != "")
+		if err != nil {
+			return Tokens{}, err
+		}
+		defer release()
 	}
 	if hash == "" {
 		// Spend the same work as a real check.

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -131,7 +132,10 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 		Hasher:   auth.NewPasswordHasher(cfg.Argon2, 0),
 		Tokens:   tokens,
 		Throttle: throttle,
-		Images:   images,
+		// As many logins hash at once as the hasher runs: the rest wait in
+		// the admission's bounded lanes, not on the hasher.
+		Admission: auth.NewLoginAdmission(auth.AdmissionConfig{Slots: runtime.GOMAXPROCS(0)}),
+		Images:    images,
 	})
 	if err != nil {
 		return err
