@@ -31,9 +31,9 @@ import (
 type LoginAdmission struct {
 	cfg AdmissionConfig
 
-	mu      sync.Mutex
-	free    int
-	lanes   [2][]*admissionWaiter // [0] priority, [1] general; FIFO
+	mu    sync.Mutex
+	free  int
+	lanes [2][]*admissionWaiter // [0] priority, [1] general; FIFO
 }
 
 // AdmissionConfig configures NewLoginAdmission; zero values take defaults.
