@@ -12,6 +12,8 @@ import (
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// DeviceToken is the device_token of an earlier login on this client.
+	DeviceToken string `json:"device_token"`
 }
 
 type refreshRequest struct {
@@ -28,6 +30,10 @@ type tokenResponse struct {
 	TokenType    string   `json:"token_type"`
 	ExpiresIn    int      `json:"expires_in"`
 	User         userView `json:"user"`
+	// DeviceToken (login only) marks this client as one that logged in
+	// before: sent back with the next login, it keeps the account's
+	// lockout from applying to it (see docs/operations.md).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // tokensView reports expires_in as the access lifetime (Config.AccessTTL):
@@ -35,7 +41,7 @@ type tokenResponse struct {
 // the token was issued on the platform's injected one.
 func tokensView(t commands.Tokens, accessTTL time.Duration) tokenResponse {
 	return tokenResponse{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: "Bearer",
-		ExpiresIn: int(accessTTL.Round(time.Second).Seconds()), User: viewUser(t.User)}
+		ExpiresIn: int(accessTTL.Round(time.Second).Seconds()), User: viewUser(t.User), DeviceToken: t.DeviceToken}
 }
 
 func required(fields map[string]string, name, value string) {
@@ -57,7 +63,7 @@ func (s *Server) login(c *gin.Context) {
 		Abort(c, validationFailed(fields))
 		return
 	}
-	t, err := s.cmd.Login.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.Email, req.Password)
+	t, err := s.cmd.Login.HandleDevice(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.Email, req.Password, req.DeviceToken)
 	if err != nil {
 		Abort(c, err)
 		return

@@ -30,7 +30,12 @@ const (
 const (
 	tokenTypeAccess  = "access"
 	tokenTypeRefresh = "refresh"
+	tokenTypeDevice  = "device"
 )
+
+// DeviceTTL is how long a device token marks a client as one that logged
+// in to the account before (OWASP's "device cookie").
+const DeviceTTL = 180 * 24 * time.Hour
 
 // TokenConfig configures a TokenIssuer. Zero durations take the defaults;
 // an empty Issuer is DefaultIssuer; nil Now is time.Now; nil NewID is
@@ -201,6 +206,31 @@ func (t *TokenIssuer) IssueRefresh(userID, familyID string, generation int) (str
 	c := t.registered(userID, t.refreshTTL)
 	gen := generation
 	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeRefresh, FamilyID: familyID, Generation: &gen}, c.ExpiresAt.Time)
+}
+
+// IssueDevice returns a device token for the user: proof that this client
+// logged in to the account before. Its failed logins are counted apart
+// from everyone else's, so an attacker who locks the account does not lock
+// out this client (see commands.LoginHandler).
+func (t *TokenIssuer) IssueDevice(userID string) (string, time.Time, error) {
+	if userID == "" {
+		return "", time.Time{}, errors.New("auth: device token needs a user id")
+	}
+	c := t.registered(userID, DeviceTTL)
+	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeDevice}, c.ExpiresAt.Time)
+}
+
+// ParseDevice verifies a device token and returns the user it was issued
+// to and the device's id. Every failure wraps ErrInvalidToken.
+func (t *TokenIssuer) ParseDevice(token string) (userID, deviceID string, err error) {
+	c, err := t.parse(token, tokenTypeDevice)
+	if err != nil {
+		return "", "", err
+	}
+	if c.ID == "" {
+		return "", "", fmt.Errorf("%w: missing device id", ErrInvalidToken)
+	}
+	return c.Subject, c.ID, nil
 }
 
 // ParseAccess verifies an access token and returns its claims. Every

@@ -32,6 +32,8 @@ type TokenIssuer interface {
 	IssueAccess(userID, role string, epoch int64) (string, time.Time, error)
 	IssueRefresh(userID, familyID string, generation int) (string, time.Time, error)
 	ParseRefresh(token string) (auth.RefreshClaims, error)
+	IssueDevice(userID string) (string, time.Time, error)
+	ParseDevice(token string) (userID, deviceID string, err error)
 }
 
 // LoginThrottle limits failed logins per account (auth.LoginThrottle).

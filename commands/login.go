@@ -30,18 +30,37 @@ type Tokens struct {
 	RefreshToken     string
 	RefreshExpiresAt time.Time
 	User             *domain.User
+	// DeviceToken marks this client as one that logged in before (login
+	// only; empty for a refresh).
+	DeviceToken string
 }
 
-// Handle logs a user in. Unknown email, wrong password and a deactivated
-// user are the same error, in about the same time, so accounts cannot be
-// enumerated. Failures count against the account, not the client address.
+// Handle logs a user in from a client without a device token.
 func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password string) (Tokens, error) {
+	return h.HandleDevice(ctx, m, email, password, "")
+}
+
+// HandleDevice logs a user in. Unknown email, wrong password and a
+// deactivated user are the same error, in about the same time, so accounts
+// cannot be enumerated. Failures count against the account, never the
+// client address (a school shares one), with one exception that keeps an
+// attacker from locking a student out: a client presenting a device token
+// of this account (from an earlier successful login: OWASP's device
+// cookie) is counted on its own, so failures of everyone else lock
+// everyone else only. The token it gets back replaces the one it sent.
+func (h *LoginHandler) HandleDevice(ctx context.Context, m Meta, email, password, deviceToken string) (Tokens, error) {
 	account := domain.NormalizeEmail(email)
-	if err := h.throttle.Check(ctx, account); err != nil {
-		return Tokens{}, err
-	}
 	u, hash, err := h.lookup(ctx, account)
 	if err != nil {
+		return Tokens{}, err
+	}
+	key := account
+	if deviceToken != "" && u != nil {
+		if userID, deviceID, err := h.tokens.ParseDevice(deviceToken); err == nil && userID == u.ID {
+			key = "device:" + deviceID + ":" + account
+		}
+	}
+	if err := h.throttle.Check(ctx, key); err != nil {
 		return Tokens{}, err
 	}
 	// Under load an existing account that is not locked hashes first; a
@@ -56,7 +75,7 @@ func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password strin
 	if hash == "" {
 		// Spend the same work as a real check.
 		_, _ = h.hasher.Verify(ctx, h.dummyHash(ctx), password)
-		h.throttle.Failed(ctx, account)
+		h.throttle.Failed(ctx, key)
 		return Tokens{}, domain.ErrInvalidCredentials
 	}
 	ok, err := h.hasher.Verify(ctx, hash, password)
@@ -64,10 +83,12 @@ func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password strin
 		return Tokens{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || !u.Active {
-		h.throttle.Failed(ctx, account)
+		h.throttle.Failed(ctx, key)
 		return Tokens{}, domain.ErrInvalidCredentials
 	}
-	h.throttle.Succeeded(ctx, account)
+	// Only the counter that was checked is forgiven: a student's success
+	// on their own device does not reset what an attacker ran up.
+	h.throttle.Succeeded(ctx, key)
 
 	family := h.newID()
 	now := h.now()
@@ -75,7 +96,14 @@ func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password strin
 	if _, err := h.w.append(ctx, m, domain.SessionStream(family), eventstore.NoStream, now, []domain.Event{domain.StartSession(family, u, now)}); err != nil {
 		return Tokens{}, err
 	}
-	return issueTokens(h.tokens, u, family, 0)
+	t, err := issueTokens(h.tokens, u, family, 0)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if t.DeviceToken, _, err = h.tokens.IssueDevice(u.ID); err != nil {
+		return Tokens{}, fmt.Errorf("issue device token: %w", err)
+	}
+	return t, nil
 }
 
 // dummyHash is a hash of a random string with the current parameters,

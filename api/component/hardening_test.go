@@ -234,3 +234,57 @@ func TestScheduledExamIsSealedUntilItOpens(t *testing.T) {
 	e.get("/exams/"+ex.ID, w.other.Access).wantError(t, http.StatusNotFound, "not_found")
 	e.get("/images/"+img.ID, w.other.Access).wantError(t, http.StatusNotFound, "not_found")
 }
+
+// An attacker who knows a student's email can lock the account for every
+// client without a device token, but not for the student's own client: a
+// client that logged in before presents its device token and is counted
+// on its own. Tokens of another account, or forged, count for nothing.
+func TestKnownDeviceGetsInWhileTheAccountIsUnderAttack(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	w := e.world()
+	victim, other := w.studentA, w.studentA2
+	loginBody := func(password, device string) map[string]string {
+		return map[string]string{"email": victim.Email, "password": password, "device_token": device}
+	}
+	var first tokenResponseWithDevice
+	e.post("/auth/login", "", loginBody(victim.Password, "")).want(t, http.StatusOK).decode(t, &first)
+	if first.DeviceToken == "" {
+		t.Fatal("a login gave no device_token")
+	}
+	var otherLogin tokenResponseWithDevice
+	e.post("/auth/login", "", map[string]string{"email": other.Email, "password": other.Password}).want(t, http.StatusOK).decode(t, &otherLogin)
+
+	// The attack: wrong passwords, from the school's one address, until
+	// the account is locked (and on, extending the lock).
+	for i := range 12 {
+		r := e.post("/auth/login", "", loginBody("guess-"+strconv.Itoa(i), ""))
+		if r.status != http.StatusUnauthorized && r.status != http.StatusTooManyRequests {
+			t.Fatalf("attack login %d: %s", i, r)
+		}
+	}
+	// Locked for every client without the device token — the right
+	// password included, a device token of another account, or a forged one.
+	for name, device := range map[string]string{"none": "", "another account's": otherLogin.DeviceToken,
+		"not a token": "x.y.z", "an access token": first.AccessToken} {
+		e.post("/auth/login", "", loginBody(victim.Password, device)).wantError(t, http.StatusTooManyRequests, "rate_limited")
+		_ = name
+	}
+	// The student's own client gets in, at once, and gets a new device token.
+	var again tokenResponseWithDevice
+	e.post("/auth/login", "", loginBody(victim.Password, first.DeviceToken)).want(t, http.StatusOK).decode(t, &again)
+	if again.DeviceToken == "" {
+		t.Fatal("no new device token")
+	}
+	// Its own wrong passwords lock only itself.
+	for i := range 5 {
+		e.post("/auth/login", "", loginBody("typo-"+strconv.Itoa(i), again.DeviceToken)).wantError(t, http.StatusUnauthorized, "invalid_credentials")
+	}
+	e.post("/auth/login", "", loginBody(victim.Password, again.DeviceToken)).wantError(t, http.StatusTooManyRequests, "rate_limited")
+	e.post("/auth/login", "", loginBody(victim.Password, first.DeviceToken)).want(t, http.StatusOK)
+}
+
+type tokenResponseWithDevice struct {
+	AccessToken string `json:"access_token"`
+	DeviceToken string `json:"device_token"`
+}
