@@ -32,6 +32,7 @@ type decodeTestBody struct {
 	Choices  []decodeTestChoice `json:"choices"`
 	Answers  map[string]int     `json:"answers"`
 	Settings *decodeTestChoice  `json:"settings"`
+	IDNumber *idNumber          `json:"id_number"`
 }
 
 type decodeTestChoice struct {
@@ -206,7 +207,8 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"opens_at":"2026-01-02T15:04:05.123+01:00","level_id":"6ba7b810-9dad-11d1-80b4-00c04fd430c8"}`,
 		`{"title":"\u00e9\ud800"}`, `{"title":"` + "\xff" + `"}`, `null`, `[]`, `{"limit":"1"}`, `{"small":1e2}`,
 		`{"title":"x"} {}`, `{"unknown":1}`, `{"title":"x",}`, `{"TITLE":"case"}`, `{"title":"a","title":"b"}`, `{"title":"a","TITLE":"b"}`,
-		`{"choices":[{"key":"a","key":"b"}]}`, `{"answers":{"q":1,"q":2}}`, `{"choices":[{"key":"a"},{"key":"b"}]}`,
+		`{"choices":[{"key":"a","key":"b"}]}`, `{"answers":{"q":1,"q":2}}`, `{"id_number":"007"}`, `{"id_number":123456789012345678901234567890}`,
+		`{"id_number":-1}`, `{"id_number":1.0}`, `{"id_number":null}`, `{"choices":[{"key":"a"},{"key":"b"}]}`,
 		"", " ", `{"choices":[{"key":{}}]}`, `{"answers":{"":-0}}`, `{"count":18446744073709551616}`,
 	}
 	for i, s := range seeds {
