@@ -154,6 +154,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Multipart forms parsed by gin (the web admin's) keep at most 1 MiB of
+	// their files in memory and spool the rest to temporary files; the
+	// API's own uploads stream their file part and never parse the form.
+	r.MaxMultipartMemory = 1 << 20
 	r.ContextWithFallback = true
 	metrics, err := Metrics(cfg.Registry)
 	if err != nil {
