@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/examhall/exam/api"
+	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
@@ -25,6 +26,10 @@ const (
 	SessionCookie = "examhall_admin_session"
 	// LoginCookie binds the login form's CSRF token before there is a session.
 	LoginCookie = "examhall_admin_login"
+	// DeviceCookie holds the device token of this browser's last login, so
+	// failed logins of others (an attacker who knows the admin's email) do
+	// not lock this browser out (docs/operations.md, Security).
+	DeviceCookie = "examhall_admin_device"
 	cookiePath  = "/admin/"
 )
 
@@ -101,7 +106,8 @@ func (h *Handler) login(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	t, err := h.cmd.Login.Handle(ctx, commands.Meta{RequestID: api.RequestIDFrom(c)}, d.Email, password)
+	device, _ := c.Cookie(DeviceCookie)
+	t, err := h.cmd.Login.HandleDevice(ctx, commands.Meta{RequestID: api.RequestIDFrom(c)}, d.Email, password, device)
 	switch {
 	case errors.Is(err, domain.ErrInvalidCredentials):
 		h.renderLogin(c, http.StatusUnauthorized, d, "Wrong email or password.")
@@ -120,6 +126,9 @@ func (h *Handler) login(c *gin.Context) {
 		return
 	}
 	h.setCookie(c, SessionCookie, t.RefreshToken, min(h.sessionTTL, t.RefreshExpiresAt.Sub(h.now())))
+	if t.DeviceToken != "" {
+		h.setCookie(c, DeviceCookie, t.DeviceToken, auth.DeviceTTL)
+	}
 	next := d.Next
 	if next == "" {
 		next = "/admin/"
