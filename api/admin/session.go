@@ -30,7 +30,7 @@ const (
 	// failed logins of others (an attacker who knows the admin's email) do
 	// not lock this browser out (docs/operations.md, Security).
 	DeviceCookie = "examhall_admin_device"
-	cookiePath  = "/admin/"
+	cookiePath   = "/admin/"
 )
 
 const sessionKey = "admin.session"
