@@ -17,7 +17,7 @@ func (s *Server) studentMeta(c *gin.Context) (commands.Meta, bool) {
 	if !requireRole(c, domain.RoleStudent) {
 		return commands.Meta{}, false
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	return m, true
 }
 

@@ -12,6 +12,8 @@ import (
 type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
+	// DeviceToken is the device_token of an earlier login on this client.
+	DeviceToken string `json:"device_token"`
 }
 
 type refreshRequest struct {
@@ -28,6 +30,10 @@ type tokenResponse struct {
 	TokenType    string   `json:"token_type"`
 	ExpiresIn    int      `json:"expires_in"`
 	User         userView `json:"user"`
+	// DeviceToken (login only) marks this client as one that logged in
+	// before: sent back with the next login, it keeps the account's
+	// lockout from applying to it (see docs/operations.md).
+	DeviceToken string `json:"device_token,omitempty"`
 }
 
 // tokensView reports expires_in as the access lifetime (Config.AccessTTL):
@@ -35,7 +41,7 @@ type tokenResponse struct {
 // the token was issued on the platform's injected one.
 func tokensView(t commands.Tokens, accessTTL time.Duration) tokenResponse {
 	return tokenResponse{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: "Bearer",
-		ExpiresIn: int(accessTTL.Round(time.Second).Seconds()), User: viewUser(t.User)}
+		ExpiresIn: int(accessTTL.Round(time.Second).Seconds()), User: viewUser(t.User), DeviceToken: t.DeviceToken}
 }
 
 func required(fields map[string]string, name, value string) {
@@ -57,7 +63,7 @@ func (s *Server) login(c *gin.Context) {
 		Abort(c, validationFailed(fields))
 		return
 	}
-	t, err := s.cmd.Login.Handle(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.Email, req.Password)
+	t, err := s.cmd.Login.HandleDevice(c.Request.Context(), commands.Meta{RequestID: RequestIDFrom(c)}, req.Email, req.Password, req.DeviceToken)
 	if err != nil {
 		Abort(c, err)
 		return
@@ -126,11 +132,52 @@ func (s *Server) verify(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	if u == nil || !u.Active {
+	if u == nil || !u.SessionValid(claims.Epoch) {
 		c.JSON(http.StatusOK, gin.H{"active": false})
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"active": true, "sub": u.ID, "role": string(u.Role), "exp": claims.ExpiresAt.Unix()})
+}
+
+// logoutAll ends every session of the caller ("sign out everywhere"):
+// every refresh token and access token of theirs, this one included.
+func (s *Server) logoutAll(c *gin.Context) {
+	pos, err := s.cmd.LogoutAll.Handle(c.Request.Context(), s.meta(c))
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	setPosition(c, pos)
+	c.Status(http.StatusNoContent)
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword lets users change their own password. It ends every
+// session of theirs, this one included: the client logs in again.
+func (s *Server) changePassword(c *gin.Context) {
+	var req changePasswordRequest
+	if err := DecodeJSON(c, &req); err != nil {
+		Abort(c, err)
+		return
+	}
+	fields := map[string]string{}
+	required(fields, "current_password", req.CurrentPassword)
+	required(fields, "new_password", req.NewPassword)
+	if len(fields) > 0 {
+		Abort(c, validationFailed(fields))
+		return
+	}
+	pos, err := s.cmd.ChangePassword.Handle(c.Request.Context(), s.meta(c), req.CurrentPassword, req.NewPassword)
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	setPosition(c, pos)
+	c.Status(http.StatusNoContent)
 }
 
 func (s *Server) me(c *gin.Context) {

@@ -28,6 +28,9 @@ import (
 //	null or a value of the wrong kind at the top  400 invalid_json
 //	unknown field (message names it,
 //	details {"field": name})                      400 invalid_json
+//	a key twice in one object (also when the two
+//	differ only in case, as encoding/json matches
+//	field names without case; details {"field"})  400 invalid_json
 //	wrong type for a field                        400 validation_failed,
 //	                                              details {"fields": {"a.b": "must be a string"}}
 //	a value rejected by a field's UnmarshalJSON
@@ -46,25 +49,6 @@ func DecodeJSON(c *gin.Context, dst any) error {
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return NewAPIError(http.StatusBadRequest, "invalid_json", "request body is empty")
-	}
-	return decodeStrict(body, dst)
-}
-
-// DecodeOptionalJSON is DecodeJSON for endpoints whose body may be absent,
-// such as POST /exams/{id}/regrade: an empty (or whitespace-only) body is
-// accepted whatever its Content-Type, returns nil and leaves dst untouched,
-// so set defaults in dst before calling. A non-empty body follows every rule
-// of DecodeJSON, including the Content-Type check.
-func DecodeOptionalJSON(c *gin.Context, dst any) error {
-	body, err := readLimitedBody(c)
-	if err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	if err := checkJSONContentType(c); err != nil {
-		return err
 	}
 	return decodeStrict(body, dst)
 }
@@ -106,14 +90,12 @@ func readLimitedBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-func payloadTooLarge(limit int64) *APIError {
-	return NewAPIError(http.StatusRequestEntityTooLarge, "payload_too_large",
-		fmt.Sprintf("request body is larger than %d bytes", limit))
-}
-
 func decodeStrict(body []byte, dst any) error {
 	if bytes.Equal(bytes.TrimSpace(body), []byte("null")) {
 		return NewAPIError(http.StatusBadRequest, "invalid_json", "request body must not be null")
+	}
+	if err := checkDuplicateKeys(body); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -212,5 +194,49 @@ func expectedKind(t reflect.Type) string {
 		return "an object"
 	default:
 		return "a valid value"
+	}
+}
+
+// checkDuplicateKeys refuses an object with the same key twice, at any
+// depth. encoding/json keeps the last value, so {"password":"a",
+// "password":"b"} would check one value where a proxy or log that keeps the
+// first saw another. Malformed JSON is left to the decoder's own error.
+func checkDuplicateKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	// One set of seen keys per open object; nil for an open array.
+	var stack []map[string]struct{}
+	expectKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // io.EOF, or a syntax error the real decode reports
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, map[string]struct{}{})
+				expectKey = true
+				continue
+			case '[':
+				stack = append(stack, nil)
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+			}
+		case string:
+			if expectKey {
+				seen := stack[len(stack)-1]
+				folded := strings.ToLower(t)
+				if _, dup := seen[folded]; dup {
+					return NewAPIError(http.StatusBadRequest, "invalid_json", fmt.Sprintf("duplicate key %q", t)).
+						WithDetails(map[string]any{"field": t})
+				}
+				seen[folded] = struct{}{}
+				expectKey = false
+				continue
+			}
+		}
+		// After a value inside an object, the next token is a key.
+		expectKey = len(stack) > 0 && stack[len(stack)-1] != nil
 	}
 }

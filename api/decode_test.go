@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/examhall/exam/api/idempotency"
+	"github.com/examhall/exam/commands"
 	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 )
@@ -30,6 +32,7 @@ type decodeTestBody struct {
 	Choices  []decodeTestChoice `json:"choices"`
 	Answers  map[string]int     `json:"answers"`
 	Settings *decodeTestChoice  `json:"settings"`
+	IDNumber *idNumber          `json:"id_number"`
 }
 
 type decodeTestChoice struct {
@@ -194,51 +197,6 @@ func TestDecodeJSONThroughWriteError(t *testing.T) {
 	}
 }
 
-func TestDecodeOptionalJSON(t *testing.T) {
-	t.Parallel()
-	type regrade struct {
-		DryRun bool `json:"dry_run"`
-	}
-	tests := []struct {
-		name   string
-		ct     string
-		body   io.Reader
-		want   bool // resulting DryRun; default true
-		status int
-		code   string
-	}{
-		{name: "no body at all", ct: "-", body: nil, want: true},
-		{name: "empty body, no content type", ct: "-", body: strings.NewReader(""), want: true},
-		{name: "empty body, json", ct: "application/json", body: strings.NewReader(""), want: true},
-		{name: "whitespace body", ct: "application/json", body: strings.NewReader(" \n"), want: true},
-		{name: "empty object", ct: "application/json", body: strings.NewReader("{}"), want: true},
-		{name: "explicit false", ct: "application/json", body: strings.NewReader(`{"dry_run":false}`), want: false},
-		{name: "body without content type", ct: "-", body: strings.NewReader(`{"dry_run":false}`), status: 415, code: "unsupported_media_type"},
-		{name: "unknown field", ct: "application/json", body: strings.NewReader(`{"dryrun":false}`), status: 400, code: "invalid_json"},
-		{name: "wrong type", ct: "application/json", body: strings.NewReader(`{"dry_run":"no"}`), status: 400, code: "validation_failed"},
-		{name: "malformed", ct: "application/json", body: strings.NewReader(`{`), status: 400, code: "invalid_json"},
-		{name: "null", ct: "application/json", body: strings.NewReader(`null`), status: 400, code: "invalid_json"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			c := decodeTestContext(tt.body, tt.ct, 0)
-			dst := regrade{DryRun: true}
-			err := DecodeOptionalJSON(c, &dst)
-			if tt.status == 0 {
-				if err != nil || dst.DryRun != tt.want {
-					t.Fatalf("err %v, dry_run %v, want %v", err, dst.DryRun, tt.want)
-				}
-				return
-			}
-			var apiErr *APIError
-			if !errors.As(err, &apiErr) || apiErr.Status != tt.status || apiErr.Code != tt.code {
-				t.Fatalf("err = %v, want %d %s", err, tt.status, tt.code)
-			}
-		})
-	}
-}
-
 // FuzzDecodeJSON: DecodeJSON never panics; it either fails with a 4xx
 // *APIError or yields a value that re-encodes, and whose encoding decodes
 // (through DecodeJSON again) to the same encoding.
@@ -248,7 +206,9 @@ func FuzzDecodeJSON(f *testing.F) {
 		`{"choices":[{"key":"a","text":"A"},{"key":"b"}],"answers":{"q":1},"settings":null}`,
 		`{"opens_at":"2026-01-02T15:04:05.123+01:00","level_id":"6ba7b810-9dad-11d1-80b4-00c04fd430c8"}`,
 		`{"title":"\u00e9\ud800"}`, `{"title":"` + "\xff" + `"}`, `null`, `[]`, `{"limit":"1"}`, `{"small":1e2}`,
-		`{"title":"x"} {}`, `{"unknown":1}`, `{"title":"x",}`, `{"TITLE":"case"}`, `{"title":"a","title":"b"}`,
+		`{"title":"x"} {}`, `{"unknown":1}`, `{"title":"x",}`, `{"TITLE":"case"}`, `{"title":"a","title":"b"}`, `{"title":"a","TITLE":"b"}`,
+		`{"choices":[{"key":"a","key":"b"}]}`, `{"answers":{"q":1,"q":2}}`, `{"id_number":"007"}`, `{"id_number":123456789012345678901234567890}`,
+		`{"id_number":-1}`, `{"id_number":1.0}`, `{"id_number":null}`, `{"choices":[{"key":"a"},{"key":"b"}]}`,
 		"", " ", `{"choices":[{"key":{}}]}`, `{"answers":{"":-0}}`, `{"count":18446744073709551616}`,
 	}
 	for i, s := range seeds {
@@ -279,11 +239,118 @@ func FuzzDecodeJSON(f *testing.F) {
 			t.Fatalf("round trip differs:\n%s\n%s", enc, enc2)
 		}
 
-		// The optional variant agrees on non-empty bodies.
-		var opt decodeTestBody
-		optErr := DecodeOptionalJSON(decodeTestContext(bytes.NewReader(body), ct, 4096), &opt)
-		if optErr != nil {
-			t.Fatalf("DecodeOptionalJSON rejected what DecodeJSON accepted: %v", optErr)
+		// What DecodeJSON accepts has no key twice in any object.
+		if hasDuplicateKey(body) {
+			t.Fatalf("DecodeJSON accepted %q, which repeats a key", body)
 		}
 	})
+}
+
+// hasDuplicateKey is the fuzz target's independent check: it decodes every
+// object into ordered key lists through json.RawMessage recursion.
+func hasDuplicateKey(body []byte) bool {
+	var walk func(raw json.RawMessage) bool
+	walk = func(raw json.RawMessage) bool {
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			return false
+		}
+		switch raw[0] {
+		case '{':
+			dec := json.NewDecoder(bytes.NewReader(raw))
+			_, _ = dec.Token()
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return false
+				}
+				key := strings.ToLower(k.(string))
+				if seen[key] {
+					return true
+				}
+				seen[key] = true
+				var v json.RawMessage
+				if dec.Decode(&v) != nil {
+					return false
+				}
+				if walk(v) {
+					return true
+				}
+			}
+		case '[':
+			var items []json.RawMessage
+			if json.Unmarshal(raw, &items) != nil {
+				return false
+			}
+			for _, it := range items {
+				if walk(it) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	return walk(body)
+}
+
+func TestDecodeJSONDuplicateKeys(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"title":"a","title":"b"}`,
+		`{"title":"a","Title":"b"}`,
+		`{"choices":[{"key":"a","text":"x","key":"b"}]}`,
+		`{"settings":{"key":"a","key":"a"}}`,
+		`{"answers":{"q":1,"q":2}}`,
+	} {
+		var dst decodeTestBody
+		err := DecodeJSON(decodeTestContext(strings.NewReader(body), "application/json", 0), &dst)
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest || apiErr.Code != "invalid_json" {
+			t.Errorf("%s: got %v, want 400 invalid_json", body, err)
+		}
+	}
+	// The same key in sibling objects is not a duplicate.
+	var dst decodeTestBody
+	if err := DecodeJSON(decodeTestContext(strings.NewReader(`{"choices":[{"key":"a"},{"key":"b"}],"settings":{"key":"c"}}`), "application/json", 0), &dst); err != nil {
+		t.Fatalf("sibling objects refused: %v", err)
+	}
+}
+
+// The middleware's fingerprint is the one the stored records were made with.
+func TestIdempotencyHashUnchanged(t *testing.T) {
+	body := []byte(`{"a":1}`)
+	if idempotency.RequestHash("POST", "/api/v1/exams", body) != commands.RequestHash("POST", "/api/v1/exams", body) {
+		t.Fatal("the request hash changed: stored idempotency records would no longer match")
+	}
+}
+
+func TestIDNumberStringOrInteger(t *testing.T) {
+	t.Parallel()
+	type body struct {
+		IDNumber *idNumber `json:"id_number"`
+	}
+	for in, want := range map[string]string{
+		`{"id_number":"00123"}`:                 "00123",
+		`{"id_number":123}`:                     "123",
+		`{"id_number":0}`:                       "0",
+		`{"id_number":12345678901234567890123}`: "12345678901234567890123",
+	} {
+		var b body
+		if err := DecodeJSON(decodeTestContext(strings.NewReader(in), "application/json", 0), &b); err != nil || b.IDNumber == nil || string(*b.IDNumber) != want {
+			t.Errorf("%s: got %v, %v; want %q", in, b.IDNumber, err, want)
+		}
+	}
+	for _, in := range []string{`{"id_number":1.5}`, `{"id_number":-1}`, `{"id_number":1e3}`, `{"id_number":true}`, `{"id_number":{}}`, `{"id_number":[1]}`} {
+		var b body
+		err := DecodeJSON(decodeTestContext(strings.NewReader(in), "application/json", 0), &b)
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) || apiErr.Code != "validation_failed" {
+			t.Errorf("%s: got %v, want validation_failed", in, err)
+			continue
+		}
+		if f, _ := apiErr.Details["fields"].(map[string]string); f["id_number"] == "" {
+			t.Errorf("%s: id_number not named: %v", in, apiErr.Details)
+		}
+	}
 }

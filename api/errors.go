@@ -11,8 +11,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/examhall/exam/api/idempotency"
 	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/internal/safezip"
 )
 
 // APIError is an error with its HTTP representation. Handlers may return or
@@ -61,7 +63,7 @@ const (
 	msgUnavailable   = "the service is temporarily unavailable, retry later"
 	msgUnauth        = "authentication is required"
 	msgRateLimited   = "too many attempts, retry later"
-	msgTooLarge      = "request body is too large"
+	msgTooLarge      = "the request or the file in it is too large"
 	msgInvalidCredit = "invalid email or password"
 )
 
@@ -87,6 +89,7 @@ var sentinelErrors = []struct {
 	{domain.ErrConflict, http.StatusConflict, "conflict", "the resource was changed concurrently, reload and retry"},
 	{domain.ErrIdempotencyKeyReused, http.StatusConflict, "idempotency_key_reused", "the idempotency key was already used with a different request"},
 	{domain.ErrPreconditionFailed, http.StatusPreconditionFailed, "precondition_failed", "the resource version does not match If-Match"},
+	{domain.ErrUnsupportedMediaType, http.StatusUnsupportedMediaType, "unsupported_media_type", "the file is not of a type this endpoint accepts"},
 }
 
 // ErrorFor maps err to its APIError, the one mapping from errors to HTTP
@@ -131,7 +134,16 @@ func ErrorFor(err error) (*APIError, bool) {
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
-		return NewAPIError(http.StatusRequestEntityTooLarge, "payload_too_large", msgTooLarge), true
+		return payloadTooLarge(tooLarge.Limit), true
+	}
+	if errors.Is(err, safezip.ErrTooLarge) {
+		return payloadTooLarge(safezip.UploadLimits.MaxTotalBytes), true
+	}
+	if errors.Is(err, idempotency.ErrKeyTooLong) {
+		return validationFailed(map[string]string{"Idempotency-Key": "must be at most 200 characters"}), true
+	}
+	if errors.Is(err, idempotency.ErrUnreadableBody) {
+		return NewAPIError(http.StatusBadRequest, "invalid_json", "could not read the request body"), true
 	}
 	if errors.Is(err, domain.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		e := NewAPIError(http.StatusServiceUnavailable, "unavailable", msgUnavailable)
@@ -139,6 +151,16 @@ func ErrorFor(err error) (*APIError, bool) {
 		return e, true
 	}
 	return NewAPIError(http.StatusInternalServerError, "internal", msgInternal), false
+}
+
+// payloadTooLarge is the one 413: the body, the file in it, or what the
+// file unpacks to is over limit bytes (details.limit_bytes when known).
+func payloadTooLarge(limit int64) *APIError {
+	e := NewAPIError(http.StatusRequestEntityTooLarge, "payload_too_large", msgTooLarge)
+	if limit > 0 {
+		e = e.WithDetails(map[string]any{"limit_bytes": limit})
+	}
+	return e
 }
 
 // validationFailed is 400 validation_failed with details {"fields": {...}}
@@ -173,10 +195,14 @@ func validationFailed(fields map[string]string) *APIError {
 //	domain.ErrConflict             409 conflict
 //	domain.ErrIdempotencyKeyReused 409 idempotency_key_reused
 //	domain.ErrPreconditionFailed   412 precondition_failed
+//	domain.ErrUnsupportedMediaType 415 unsupported_media_type
 //	*domain.RateLimitedError       429 rate_limited, Retry-After: ceil(seconds), at least 1
 //	domain.ErrRateLimited          429 rate_limited, Retry-After: 1
 //	auth.ErrInvalidToken           401 unauthenticated
-//	*http.MaxBytesError            413 payload_too_large
+//	*http.MaxBytesError,
+//	safezip.ErrTooLarge            413 payload_too_large, details {"limit_bytes"}
+//	idempotency.ErrKeyTooLong      400 validation_failed {"Idempotency-Key"}
+//	idempotency.ErrUnreadableBody  400 invalid_json
 //	domain.ErrUnavailable,
 //	context.DeadlineExceeded,
 //	context.Canceled               503 unavailable, Retry-After: 1 (logged at warn)

@@ -66,7 +66,7 @@ func TestWriteErrorMapping(t *testing.T) {
 		{name: "deadline exceeded", err: fmt.Errorf("query: %w", context.DeadlineExceeded), status: 503, code: "unavailable", retryAfter: "1", logLevel: "WARN"},
 		{name: "canceled", err: context.Canceled, status: 503, code: "unavailable", retryAfter: "1", logLevel: "WARN"},
 		{name: "invalid token", err: fmt.Errorf("%w: signature is invalid", auth.ErrInvalidToken), status: 401, code: "unauthenticated", wwwAuth: true, internalMsg: "signature"},
-		{name: "max bytes", err: &http.MaxBytesError{Limit: 10}, status: 413, code: "payload_too_large"},
+		{name: "max bytes", err: &http.MaxBytesError{Limit: 10}, status: 413, code: "payload_too_large", details: map[string]any{"limit_bytes": float64(10)}},
 		{name: "unknown error", err: errors.New("pq: password authentication failed for user exam"), status: 500, code: "internal",
 			message: "internal server error", logLevel: "ERROR", internalMsg: "password authentication"},
 		{name: "nil error", err: nil, status: 500, code: "internal", logLevel: "ERROR"},

@@ -1,6 +1,9 @@
 package api
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -79,7 +82,7 @@ func (s *Server) createExam(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.DraftExam.Handle(c.Request.Context(), m, req.input())
 	if err != nil {
 		Abort(c, err)
@@ -93,12 +96,7 @@ func (s *Server) examCommand(c *gin.Context, status int, run func(m commands.Met
 	if !requireRole(c, domain.RoleAdmin, domain.RoleDoctor) {
 		return
 	}
-	m, err := s.meta(c)
-	if err != nil {
-		Abort(c, err)
-		return
-	}
-	res, err := run(m, c.Param("id"))
+	res, err := run(s.meta(c), c.Param("id"))
 	if err != nil {
 		Abort(c, err)
 		return
@@ -159,12 +157,7 @@ func (s *Server) closeExam(c *gin.Context) {
 	if !requireRole(c, domain.RoleAdmin, domain.RoleDoctor) {
 		return
 	}
-	m, err := s.meta(c)
-	if err != nil {
-		Abort(c, err)
-		return
-	}
-	res, err := s.cmd.CloseExam.Handle(c.Request.Context(), m, c.Param("id"))
+	res, err := s.cmd.CloseExam.Handle(c.Request.Context(), s.meta(c), c.Param("id"))
 	if err != nil {
 		Abort(c, err)
 		return
@@ -215,7 +208,7 @@ func (s *Server) regrade(c *gin.Context) {
 		Abort(c, validationFailed(map[string]string{"dry_run": "is required (true or false)"}))
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.GradeExam.Handle(c.Request.Context(), m, c.Param("id"), "regrade", *req.DryRun)
 	if err != nil {
 		Abort(c, err)
@@ -244,6 +237,12 @@ func (s *Server) getExam(c *gin.Context) {
 		if !ok || doc.LevelID != a.LevelID || doc.Status == domain.StatusDraft {
 			Abort(c, domain.ErrNotFound)
 			return
+		}
+		if doc.Status == domain.StatusScheduled {
+			if doc, err = s.openingDoc(ctx, id, doc); err != nil {
+				Abort(c, err)
+				return
+			}
 		}
 		c.Header("ETag", etag(doc.Version))
 		c.Data(http.StatusOK, "application/json; charset=utf-8", doc.Body)
@@ -316,4 +315,38 @@ func (s *Server) listExams(c *gin.Context) {
 		next = EncodeCursor(last.CreatedAt.UTC().Format(time.RFC3339Nano) + "|" + last.ID)
 	}
 	c.JSON(http.StatusOK, NewListResponse(items, next))
+}
+
+// openingDoc serves a scheduled exam at the moment it opens. Every cache
+// holds a scheduled exam sealed; once its opens_at has passed it accepts
+// answers before the scheduler records the opening, so it must be readable
+// too: then it is rendered from its own stream. Until then the sealed
+// document is served as it is.
+func (s *Server) openingDoc(ctx context.Context, id string, sealed projections.StudentDoc) (projections.StudentDoc, error) {
+	var head struct {
+		OpensAt *time.Time `json:"opens_at"`
+	}
+	if err := json.Unmarshal(sealed.Body, &head); err != nil {
+		return sealed, fmt.Errorf("sealed exam %s: %w", id, err)
+	}
+	now := s.now()
+	if head.OpensAt == nil || now.Before(*head.OpensAt) {
+		return sealed, nil
+	}
+	e, err := s.cmd.Repo.LoadExam(ctx, id)
+	if err != nil {
+		return sealed, err
+	}
+	if !e.Exists() || projections.Sealed(e, now) || e.LevelID != sealed.LevelID {
+		return sealed, nil
+	}
+	if e.Status != domain.StatusScheduled {
+		// Opened (or closed) meanwhile: the cache has or will have it.
+		return projections.RenderStudentDoc(e, projections.RenderStudentExam)
+	}
+	body, err := renderOpenedExam(projections.OpenedStudentView(e, now))
+	if err != nil {
+		return sealed, err
+	}
+	return projections.StudentDoc{Body: body, Version: e.Version, LevelID: e.LevelID, Status: e.Status}, nil
 }

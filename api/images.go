@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/projections"
 	"github.com/gin-gonic/gin"
 )
 
@@ -44,7 +45,7 @@ func (s *Server) uploadImage(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.UploadImage.Handle(c.Request.Context(), m, data)
 	if err != nil {
 		Abort(c, err)
@@ -59,9 +60,13 @@ func (s *Server) uploadImage(c *gin.Context) {
 	c.JSON(status, imageView{ID: res.ID, ContentType: res.ContentType, Size: res.Size, URL: imageURL(res.ID)})
 }
 
-// getImage serves an image's bytes to any authenticated user (questions
-// show them to students; ids are content hashes, not secrets), with a
-// strong ETag (the id) and a year-long private cache.
+// getImage serves an image's bytes, with a strong ETag (the id) and a
+// year-long private cache. Staff get any image. A student gets an image
+// only while a question of an exam they can read shows it: an id is the
+// hash of the bytes, so it is no secret (a doctor reuses a picture, a
+// student saw it last year), and a sealed paper's picture must not be
+// readable before the paper opens. Anything else is 404, as for an image
+// that does not exist, before any lookup (so not even a 304 tells).
 func (s *Server) getImage(c *gin.Context) {
 	id := c.Param("id")
 	if s.images == nil || !domain.ValidImageID(id) {
@@ -69,6 +74,17 @@ func (s *Server) getImage(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	if a := actorFrom(c); a.Role == domain.RoleStudent {
+		ok, err := s.studentSeesImage(ctx, a, id)
+		if err != nil {
+			Abort(c, err)
+			return
+		}
+		if !ok {
+			Abort(c, domain.ErrNotFound)
+			return
+		}
+	}
 	tag := `"` + id + `"`
 	if inm := c.GetHeader("If-None-Match"); inm != "" && etagListMatches(inm, tag) {
 		ok, err := s.images.Exists(ctx, id)
@@ -109,4 +125,38 @@ func etagListMatches(list, tag string) bool {
 		}
 	}
 	return false
+}
+
+// studentImagePage is the page size of the exam scan of studentSeesImage.
+const studentImagePage = 500
+
+// studentSeesImage reports whether a question of an exam the student may
+// read now (of their level, published, not sealed) shows the image. It
+// scans the level's exams in the catalogue: a few dozen per level, and
+// browsers keep an image a year (Cache-Control immutable), so a student
+// asks for each image about once.
+func (s *Server) studentSeesImage(ctx context.Context, a domain.Actor, imageID string) (bool, error) {
+	now := s.now()
+	f := projections.ExamFilter{Viewer: a, LevelID: a.LevelID, Limit: studentImagePage}
+	for {
+		exams, more, err := s.reads.ListExams(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, e := range exams {
+			if e.LevelID != a.LevelID || e.Status == domain.StatusDraft || projections.Sealed(e, now) {
+				continue
+			}
+			for _, q := range e.Questions {
+				if q.ImageID == imageID {
+					return true, nil
+				}
+			}
+		}
+		if !more || len(exams) == 0 {
+			return false, nil
+		}
+		last := exams[len(exams)-1]
+		f.AfterCreated, f.AfterID = last.CreatedAt, last.ID
+	}
 }

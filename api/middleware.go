@@ -124,8 +124,7 @@ func AccessLog(logger *slog.Logger) gin.HandlerFunc {
 func BodyLimit(n int64) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if c.Request.ContentLength > n {
-			Abort(c, NewAPIError(http.StatusRequestEntityTooLarge, "payload_too_large",
-				fmt.Sprintf("request body is larger than %d bytes", n)))
+			Abort(c, payloadTooLarge(n))
 			return
 		}
 		c.Set(bodyLimitContextKey, n)
@@ -139,6 +138,40 @@ func BodyLimit(n int64) gin.HandlerFunc {
 				c.Set(origBodyContextKey, orig)
 			}
 			c.Request.Body = http.MaxBytesReader(c.Writer, orig, n)
+		}
+		c.Next()
+	}
+}
+
+// Header limits. Go's http.Server answers a header block over its
+// MaxHeaderBytes itself, in plain text and before any handler runs; so the
+// server's limit (ServerMaxHeaderBytes, set in cmd/) is a generous hard
+// stop and the limit clients meet is HeaderLimit's, which answers in the
+// contract's error shape.
+const (
+	// MaxHeaderBytes is the size of the request line and headers a client
+	// may send (431 header_too_large above it).
+	MaxHeaderBytes = 64 << 10
+	// ServerMaxHeaderBytes is for http.Server.MaxHeaderBytes.
+	ServerMaxHeaderBytes = 1 << 20
+)
+
+// HeaderLimit refuses a request whose request line and headers (as sent:
+// name, ": ", value, CRLF per line) exceed n bytes with 431
+// header_too_large.
+func HeaderLimit(n int) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		size := len(c.Request.Method) + len(c.Request.RequestURI) + len(c.Request.Proto) + 4
+		for k, vs := range c.Request.Header {
+			for _, v := range vs {
+				size += len(k) + len(v) + 4
+			}
+		}
+		size += len(c.Request.Host) + 8 // Go moves Host out of the map
+		if size > n {
+			Abort(c, NewAPIError(http.StatusRequestHeaderFieldsTooLarge, "header_too_large",
+				"the request headers are too large").WithDetails(map[string]any{"limit_bytes": n}))
+			return
 		}
 		c.Next()
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/csv"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/internal/safezip"
 	"github.com/gin-gonic/gin"
 	"github.com/xuri/excelize/v2"
 )
@@ -21,9 +23,16 @@ const maxImportBytes = 5 << 20
 // importBodyLimit bounds the whole import request.
 const importBodyLimit = maxImportBytes + multipartOverhead
 
-// xlsxUnzipLimit bounds what an XLSX may expand to (a 5 MiB zip can hold
-// gigabytes); a workbook over it is refused rather than unpacked to disk.
-const xlsxUnzipLimit = 64 << 20
+// What an XLSX may unpack to. A 62 KB workbook used to unpack to 60 MiB
+// and hold ~280 MiB per request: excelize's limits were 64 MiB for the
+// whole archive and for the XML it keeps in memory, so a 60 MiB sheet fit
+// under both and was inflated, in memory, and parsed. Now safezip refuses
+// an archive whose parts declare more than safezip.UploadLimits (16 MiB in
+// all) before anything is inflated, and counts what is read (a lying
+// header is caught); excelize gets the same total, and spills any part
+// over xlsxXMLInMemory to a temporary file and streams the sheet's rows
+// from it, so a request holds at most a few MiB of a workbook at once.
+const xlsxXMLInMemory = 2 << 20
 
 type importResultView struct {
 	// Imported counts the rows accepted (the whole file).
@@ -37,6 +46,13 @@ type importResultView struct {
 // differ as manual overrides; any bad row rejects the whole file (400 with
 // details.rows). Only on a graded exam, by the owning doctor or an admin.
 func (s *Server) importResults(c *gin.Context) {
+	// Admission before anything is read: excess is 503 with Retry-After.
+	release, err := s.imports.Acquire()
+	if err != nil {
+		Abort(c, err)
+		return
+	}
+	defer release()
 	e, ok := s.managedExam(c)
 	if !ok {
 		return
@@ -55,7 +71,7 @@ func (s *Server) importResults(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.ImportResults.Handle(c.Request.Context(), m, e.ID, rows)
 	if err != nil {
 		Abort(c, err)
@@ -158,8 +174,22 @@ func csvRows(data []byte) func() (int, []string, error) {
 // next row with its number (empty rows between others included, blank).
 func xlsxRows(data []byte) (func() (int, []string, error), func(), error) {
 	unreadable := fileProblem("is not a readable XLSX workbook")
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: xlsxUnzipLimit, UnzipXMLSizeLimit: xlsxUnzipLimit})
+	limits := safezip.UploadLimits
+	if err := safezip.Check(bytes.NewReader(data), int64(len(data)), limits); err != nil {
+		if errors.Is(err, safezip.ErrTooLarge) {
+			return nil, nil, err // 413
+		}
+		return nil, nil, unreadable
+	}
+	if err := checkInMemoryParts(data); err != nil {
+		return nil, nil, err
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
+		UnzipSizeLimit: limits.MaxTotalBytes, UnzipXMLSizeLimit: min(xlsxXMLInMemory, limits.MaxPartBytes)})
 	if err != nil {
+		if strings.Contains(err.Error(), "unzip size exceeds") { // excelize has no sentinel for it
+			return nil, nil, fmt.Errorf("%w: %v", safezip.ErrTooLarge, err)
+		}
 		return nil, nil, unreadable
 	}
 	sheets := f.GetSheetList()
@@ -188,6 +218,28 @@ func xlsxRows(data []byte) (func() (int, []string, error), func(), error) {
 		return n, cells, nil
 	}
 	return next, func() { _ = rows.Close(); _ = f.Close() }, nil
+}
+
+// checkInMemoryParts refuses a workbook whose parts that excelize reads
+// whole into memory (everything but the worksheets and the shared strings,
+// which it spills to temporary files past xlsxXMLInMemory) declare more
+// than xlsxXMLInMemory: styles, themes and the like are kilobytes in a real
+// workbook. Declared sizes are what archive/zip then enforces on reading.
+func checkInMemoryParts(data []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return fileProblem("is not a readable XLSX workbook")
+	}
+	for _, f := range zr.File {
+		name := strings.ToLower(strings.ReplaceAll(f.Name, "\\", "/"))
+		if strings.HasPrefix(name, "xl/worksheets/sheet") || name == "xl/sharedstrings.xml" {
+			continue
+		}
+		if f.UncompressedSize64 > xlsxXMLInMemory {
+			return fmt.Errorf("%w: %s unpacks to %d bytes", safezip.ErrTooLarge, f.Name, f.UncompressedSize64)
+		}
+	}
+	return nil
 }
 
 func cell(cells []string, i int) string {

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"archive/zip"
+	"bytes"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/internal/safezip"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -165,4 +168,22 @@ func FuzzParseScoreFile(f *testing.F) {
 			last = r.Row
 		}
 	})
+}
+
+// A workbook whose parts declare more than the upload limits is refused
+// before anything is inflated (413 through WriteError).
+func TestParseScoreFileRefusesBombs(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	w, _ := zw.Create("xl/worksheets/sheet1.xml")
+	_, _ = w.Write(bytes.Repeat([]byte("<row/>"), int(safezip.UploadLimits.MaxTotalBytes/6+1)))
+	_ = zw.Close()
+	_, err := parseScoreFile(buf.Bytes())
+	if !errors.Is(err, safezip.ErrTooLarge) {
+		t.Fatalf("got %v, want safezip.ErrTooLarge", err)
+	}
+	if e, _ := ErrorFor(err); e.Status != 413 || e.Code != "payload_too_large" {
+		t.Fatalf("maps to %d %s", e.Status, e.Code)
+	}
 }

@@ -43,6 +43,11 @@ type Watermark interface {
 	WaitPublished(ctx context.Context, position uint64) error
 }
 
+// LogHead reports how far the event log goes (eventstore.Store's Head).
+type LogHead interface {
+	Head(ctx context.Context) (uint64, error)
+}
+
 // AccessTokens verifies access tokens.
 type AccessTokens interface {
 	ParseAccess(token string) (auth.AccessClaims, error)
@@ -62,16 +67,26 @@ type Config struct {
 	Reads     ReadModel
 	Events    EventQuerier
 	Tokens    AccessTokens
-	Watermark Watermark   // optional
-	Images    ImageSource // optional: without it no image is found
-	Logger    *slog.Logger
-	Registry  *prometheus.Registry
+	Watermark Watermark // optional
+	// Head lets X-Min-Position beyond the log be refused at once instead
+	// of waited for (optional: without it every position is waited for).
+	Head     LogHead
+	Images   ImageSource // optional: without it no image is found
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
 	// ReadyChecks are run by /readyz.
 	ReadyChecks map[string]ReadyCheck
 	// MaxBodyBytes bounds JSON bodies (default 1 MiB).
 	MaxBodyBytes int64
 	// AccessTTL is reported as expires_in.
 	AccessTTL time.Duration
+	// Imports caps the file imports running at once in this process
+	// (default: its own of DefaultMaxConcurrentImports); excess gets 503.
+	// The web admin gets the same one.
+	Imports *Admission
+	// Now is the clock that decides when a scheduled exam opens for its
+	// students (default time.Now; the platform passes its own).
+	Now func() time.Time
 	// Extra registers routes of other packages (the admin UI) on the engine.
 	Extra func(r *gin.Engine)
 }
@@ -105,8 +120,9 @@ type Server struct {
 	log       *slog.Logger
 	accessTTL time.Duration
 	ready     map[string]ReadyCheck
-	// idemLocks serializes requests sharing an Idempotency-Key.
-	idemLocks keyLocks
+	head      LogHead
+	now       func() time.Time
+	imports   *Admission
 }
 
 // NewHandler builds the HTTP handler with every route of the contract.
@@ -126,18 +142,33 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	if cfg.AccessTTL <= 0 {
 		cfg.AccessTTL = 15 * time.Minute
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Imports == nil {
+		cfg.Imports = NewAdmission(DefaultMaxConcurrentImports)
+	}
 	s := &Server{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, tokens: cfg.Tokens, watermark: cfg.Watermark,
-		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks}
+		images: cfg.Images, log: cfg.Logger, accessTTL: cfg.AccessTTL, ready: cfg.ReadyChecks, head: cfg.Head, now: cfg.Now,
+		imports: cfg.Imports}
+	idempotent, err := newIdempotency(s)
+	if err != nil {
+		return nil, err
+	}
 
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Multipart forms parsed by gin (the web admin's) keep at most 1 MiB of
+	// their files in memory and spool the rest to temporary files; the
+	// API's own uploads stream their file part and never parse the form.
+	r.MaxMultipartMemory = 1 << 20
 	r.ContextWithFallback = true
 	metrics, err := Metrics(cfg.Registry)
 	if err != nil {
 		return nil, err
 	}
-	r.Use(RequestID(), AccessLog(cfg.Logger), metrics, Recovery(cfg.Logger), SecurityHeaders())
+	r.Use(RequestID(), AccessLog(cfg.Logger), metrics, Recovery(cfg.Logger), SecurityHeaders(), HeaderLimit(MaxHeaderBytes))
 	r.NoRoute(NotFoundHandler)
 	r.NoMethod(MethodNotAllowedHandler)
 
@@ -153,8 +184,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	v1.POST("/auth/verify", s.verify)
 	v1.POST("/auth/logout", s.logout)
 
-	authed := v1.Group("", s.authenticate, s.readYourWrites, s.idempotent)
+	authed := v1.Group("", s.authenticate, s.readYourWrites, preconditions, idempotent)
 	authed.GET("/me", s.me)
+	authed.POST("/me/password", s.changePassword)
+	authed.POST("/auth/logout-all", s.logoutAll)
 	authed.GET("/me/results", s.myResults)
 
 	authed.POST("/levels", s.createLevel)
@@ -195,8 +228,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	// chain, behind their own BodyLimit (the JSON group's would refuse a
 	// declared length over it before any later limit could raise it).
 	uploads := r.Group("/api/v1")
-	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.uploadImage)
-	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importResults)
+	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, preconditions, idempotent, s.uploadImage)
+	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, preconditions, idempotent, s.importResults)
 
 	if cfg.Extra != nil {
 		cfg.Extra(r)

@@ -45,7 +45,7 @@ func (s *Server) examStats(c *gin.Context) {
 	if !requireRole(c, domain.RoleAdmin, domain.RoleDoctor) {
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	st, err := s.cmd.ExamStats.Handle(c.Request.Context(), m, c.Param("id"))
 	if err != nil {
 		Abort(c, err)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -47,8 +46,7 @@ func readUploadedFile(c *gin.Context, limit int64) ([]byte, error) {
 			return nil, uploadReadError(err)
 		}
 		if int64(len(data)) > limit {
-			return nil, NewAPIError(http.StatusRequestEntityTooLarge, "payload_too_large",
-				fmt.Sprintf("the file is larger than %d bytes", limit))
+			return nil, payloadTooLarge(limit)
 		}
 		return data, nil
 	}

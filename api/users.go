@@ -22,7 +22,7 @@ func (s *Server) createLevel(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.CreateLevel.Handle(c.Request.Context(), m, req.Name)
 	if err != nil {
 		Abort(c, err)
@@ -65,13 +65,13 @@ func (s *Server) listLevels(c *gin.Context) {
 }
 
 type createUserRequest struct {
-	Email    string `json:"email"`
-	Password string `json:"password"`
-	FullName string `json:"full_name"`
-	Role     string `json:"role"`
-	LevelID  string `json:"level_id"`
-	IDNumber string `json:"id_number"`
-	Subject  string `json:"subject"`
+	Email    string   `json:"email"`
+	Password string   `json:"password"`
+	FullName string   `json:"full_name"`
+	Role     string   `json:"role"`
+	LevelID  string   `json:"level_id"`
+	IDNumber idNumber `json:"id_number"`
+	Subject  string   `json:"subject"`
 }
 
 func (s *Server) createUser(c *gin.Context) {
@@ -83,10 +83,10 @@ func (s *Server) createUser(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	res, err := s.cmd.RegisterUser.Handle(c.Request.Context(), m, domain.RegisterInput{
 		Email: req.Email, Password: req.Password, FullName: req.FullName, Role: domain.Role(req.Role),
-		LevelID: req.LevelID, IDNumber: req.IDNumber, Subject: req.Subject,
+		LevelID: req.LevelID, IDNumber: string(req.IDNumber), Subject: req.Subject,
 	})
 	if err != nil {
 		Abort(c, err)
@@ -145,12 +145,12 @@ func (s *Server) getUser(c *gin.Context) {
 }
 
 type patchUserRequest struct {
-	FullName *string `json:"full_name"`
-	LevelID  *string `json:"level_id"`
-	Active   *bool   `json:"active"`
-	Password *string `json:"password"`
-	Subject  *string `json:"subject"`
-	IDNumber *string `json:"id_number"`
+	FullName *string   `json:"full_name"`
+	LevelID  *string   `json:"level_id"`
+	Active   *bool     `json:"active"`
+	Password *string   `json:"password"`
+	Subject  *string   `json:"subject"`
+	IDNumber *idNumber `json:"id_number"`
 }
 
 func (s *Server) patchUser(c *gin.Context) {
@@ -162,14 +162,14 @@ func (s *Server) patchUser(c *gin.Context) {
 		Abort(c, err)
 		return
 	}
-	m, _ := s.meta(c)
+	m := s.meta(c)
 	if req.Active != nil && !*req.Active && c.Param("id") == m.Actor.ID {
 		Abort(c, validationFailed(map[string]string{"active": "admins cannot deactivate themselves"}))
 		return
 	}
 	res, err := s.cmd.UpdateUser.Handle(c.Request.Context(), m, commands.UpdateUserInput{
 		UserID:   c.Param("id"),
-		Patch:    domain.UserPatch{FullName: req.FullName, LevelID: req.LevelID, Active: req.Active, IDNumber: req.IDNumber, Subject: req.Subject},
+		Patch:    domain.UserPatch{FullName: req.FullName, LevelID: req.LevelID, Active: req.Active, IDNumber: req.IDNumber.ptr(), Subject: req.Subject},
 		Password: req.Password,
 	})
 	if err != nil {

@@ -59,6 +59,13 @@ func viewExam(e *domain.Exam, withKeys, withQuestions bool) examView {
 	return projections.ViewExam(e, withKeys, withQuestions)
 }
 
+// renderOpenedExam renders a scheduled exam whose opens_at has passed (it
+// accepts answers already) with its questions, from
+// projections.OpenedStudentView.
+func renderOpenedExam(e *domain.Exam) ([]byte, error) {
+	return json.Marshal(viewExam(e, false, true))
+}
+
 type attemptView struct {
 	AttemptID string     `json:"attempt_id"`
 	ExamID    string     `json:"exam_id"`

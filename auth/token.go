@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -28,7 +30,12 @@ const (
 const (
 	tokenTypeAccess  = "access"
 	tokenTypeRefresh = "refresh"
+	tokenTypeDevice  = "device"
 )
+
+// DeviceTTL is how long a device token marks a client as one that logged
+// in to the account before (OWASP's "device cookie").
+const DeviceTTL = 180 * 24 * time.Hour
 
 // TokenConfig configures a TokenIssuer. Zero durations take the defaults;
 // an empty Issuer is DefaultIssuer; nil Now is time.Now; nil NewID is
@@ -48,6 +55,9 @@ type AccessClaims struct {
 	Role      string
 	ExpiresAt time.Time
 	ID        string // jti
+	// Epoch is the user's session epoch at issue (claim "ep"); the token
+	// stands only while it is still the user's (domain.User.SessionValid).
+	Epoch int64
 }
 
 // RefreshClaims are the validated contents of a refresh token. FamilyID and
@@ -92,6 +102,28 @@ type tokenClaims struct {
 	Role       string `json:"role,omitempty"`
 	FamilyID   string `json:"fam,omitempty"`
 	Generation *int   `json:"gen,omitempty"`
+	Epoch      int64  `json:"ep,omitempty"`
+}
+
+// UnmarshalJSON refuses time claims that are not JSON numbers before
+// decoding the rest: jwt.NumericDate accepts a numeric string ("exp":
+// "1999999999") too, and RFC 7519 says NumericDate is a number.
+func (c *tokenClaims) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	for _, name := range []string{"exp", "iat", "nbf"} {
+		v, ok := raw[name]
+		if !ok {
+			continue
+		}
+		if v = bytes.TrimSpace(v); len(v) == 0 || !(v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+			return fmt.Errorf("claim %q is not a number", name)
+		}
+	}
+	type plain tokenClaims // without this method
+	return json.Unmarshal(b, (*plain)(c))
 }
 
 // NewTokenIssuer validates cfg and returns an issuer.
@@ -137,6 +169,7 @@ func NewTokenIssuer(cfg TokenConfig) (*TokenIssuer, error) {
 		jwt.WithIssuer(t.issuer),
 		jwt.WithTimeFunc(t.now),
 		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),       // a token "issued" in the future was not issued by this clock
 		jwt.WithStrictDecoding(), // no alternative encodings of the same signature
 	)
 	return t, nil
@@ -148,13 +181,17 @@ func (t *TokenIssuer) AccessTTL() time.Duration { return t.accessTTL }
 // RefreshTTL is the lifetime of refresh tokens.
 func (t *TokenIssuer) RefreshTTL() time.Duration { return t.refreshTTL }
 
-// IssueAccess returns a signed access token for the user and its expiry.
-func (t *TokenIssuer) IssueAccess(userID, role string) (string, time.Time, error) {
+// IssueAccess returns a signed access token for the user, in the user's
+// session epoch, and its expiry.
+func (t *TokenIssuer) IssueAccess(userID, role string, epoch int64) (string, time.Time, error) {
 	if userID == "" || role == "" {
 		return "", time.Time{}, errors.New("auth: access token needs a user id and a role")
 	}
+	if epoch < 0 {
+		return "", time.Time{}, errors.New("auth: negative session epoch")
+	}
 	c := t.registered(userID, t.accessTTL)
-	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeAccess, Role: role}, c.ExpiresAt.Time)
+	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeAccess, Role: role, Epoch: epoch}, c.ExpiresAt.Time)
 }
 
 // IssueRefresh returns a signed refresh token of the given family and
@@ -169,6 +206,31 @@ func (t *TokenIssuer) IssueRefresh(userID, familyID string, generation int) (str
 	c := t.registered(userID, t.refreshTTL)
 	gen := generation
 	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeRefresh, FamilyID: familyID, Generation: &gen}, c.ExpiresAt.Time)
+}
+
+// IssueDevice returns a device token for the user: proof that this client
+// logged in to the account before. Its failed logins are counted apart
+// from everyone else's, so an attacker who locks the account does not lock
+// out this client (see commands.LoginHandler).
+func (t *TokenIssuer) IssueDevice(userID string) (string, time.Time, error) {
+	if userID == "" {
+		return "", time.Time{}, errors.New("auth: device token needs a user id")
+	}
+	c := t.registered(userID, DeviceTTL)
+	return t.sign(tokenClaims{RegisteredClaims: c, Type: tokenTypeDevice}, c.ExpiresAt.Time)
+}
+
+// ParseDevice verifies a device token and returns the user it was issued
+// to and the device's id. Every failure wraps ErrInvalidToken.
+func (t *TokenIssuer) ParseDevice(token string) (userID, deviceID string, err error) {
+	c, err := t.parse(token, tokenTypeDevice)
+	if err != nil {
+		return "", "", err
+	}
+	if c.ID == "" {
+		return "", "", fmt.Errorf("%w: missing device id", ErrInvalidToken)
+	}
+	return c.Subject, c.ID, nil
 }
 
 // ParseAccess verifies an access token and returns its claims. Every
@@ -192,7 +254,7 @@ func (t *TokenIssuer) ParseAccess(token string) (AccessClaims, error) {
 	if c.Role == "" {
 		return AccessClaims{}, fmt.Errorf("%w: missing role", ErrInvalidToken)
 	}
-	claims := AccessClaims{UserID: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, ID: c.ID}
+	claims := AccessClaims{UserID: c.Subject, Role: c.Role, ExpiresAt: c.ExpiresAt.Time, ID: c.ID, Epoch: c.Epoch}
 	t.verifiedMu.Lock()
 	if t.verified == nil || len(t.verified) >= maxVerifiedTokens {
 		t.verified = make(map[string]AccessClaims) // drop all: simple, bounded, rare

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func TestIssuerCopiesSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _, err := iss.IssueAccess("u1", "student")
+	tok, _, err := iss.IssueAccess("u1", "student", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +93,7 @@ func TestAccessTokenRoundTrip(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: tokenTestNow.Add(500 * time.Millisecond)}
 	iss := newTestIssuer(t, clock.Now)
-	tok, exp, err := iss.IssueAccess("user-1", "doctor")
+	tok, exp, err := iss.IssueAccess("user-1", "doctor", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestAccessTokenRoundTrip(t *testing.T) {
 	if c.UserID != "user-1" || c.Role != "doctor" || !c.ExpiresAt.Equal(exp) || c.ID == "" {
 		t.Fatalf("claims = %+v", c)
 	}
-	tok2, _, _ := iss.IssueAccess("user-1", "doctor")
+	tok2, _, _ := iss.IssueAccess("user-1", "doctor", 0)
 	if c2, _ := iss.ParseAccess(tok2); c2.ID == c.ID {
 		t.Fatal("token ids must be unique")
 	}
@@ -147,7 +148,7 @@ func TestRefreshTokenRoundTrip(t *testing.T) {
 	if _, _, err := iss.IssueRefresh("user-1", "", 0); err == nil {
 		t.Fatal("empty family must be refused")
 	}
-	if _, _, err := iss.IssueAccess("", "student"); err == nil {
+	if _, _, err := iss.IssueAccess("", "student", 0); err == nil {
 		t.Fatal("empty user id must be refused")
 	}
 }
@@ -167,11 +168,11 @@ func TestTokenRejections(t *testing.T) {
 	}
 	with := func(typ string, f func(*tokenClaims)) tokenClaims { c := good(typ); f(&c); return c }
 
-	access, _, _ := iss.IssueAccess("u1", "student")
+	access, _, _ := iss.IssueAccess("u1", "student", 0)
 	refresh, _, _ := iss.IssueRefresh("u1", "fam", 1)
 	otherSecret := []byte("another-secret-another-secret-32")
 	otherIss, _ := NewTokenIssuer(TokenConfig{Secret: otherSecret, Issuer: "examhall-test", Now: clock.Now})
-	foreign, _, _ := otherIss.IssueAccess("u1", "admin")
+	foreign, _, _ := otherIss.IssueAccess("u1", "admin", 0)
 	parts := strings.Split(access, ".")
 
 	// alg "none" with an empty signature, and with our HMAC appended.
@@ -259,7 +260,7 @@ func TestTokenRejections(t *testing.T) {
 func FuzzParseAccess(f *testing.F) {
 	clock := &fakeClock{t: tokenTestNow}
 	iss := newTestIssuer(f, clock.Now)
-	valid, _, err := iss.IssueAccess("user-1", "student")
+	valid, _, err := iss.IssueAccess("user-1", "student", 0)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -333,7 +334,7 @@ func signedByUs(tok string) bool {
 func TestCachedAccessTokenStillExpires(t *testing.T) {
 	clock := &fakeClock{t: time.Date(2030, 1, 1, 9, 0, 0, 0, time.UTC)}
 	iss := newTestIssuer(t, clock.Now)
-	tok, exp, err := iss.IssueAccess("user-1", "student")
+	tok, exp, err := iss.IssueAccess("user-1", "student", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,5 +351,44 @@ func TestCachedAccessTokenStillExpires(t *testing.T) {
 	// A token differing in one character is verified afresh, not matched.
 	if _, err := iss.ParseAccess(tok[:len(tok)-1] + "A"); err == nil {
 		t.Fatal("tampered token accepted")
+	}
+}
+
+// signPayload HMAC-signs a hand-written JSON payload with the test secret,
+// for claims the jwt library would not produce.
+func signPayload(payload string) string {
+	head := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	body := base64.RawURLEncoding.EncodeToString([]byte(payload))
+	mac := hmac.New(sha256.New, tokenTestSecret)
+	mac.Write([]byte(head + "." + body))
+	return head + "." + body + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// Tokens signed with the secret but with an iat in the future or a time
+// claim that is a string are refused (only forgeable with the secret, but a
+// sign of a wrong clock or a hand-made token either way).
+func TestTokenTimeClaimsStrict(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: tokenTestNow}
+	iss := newTestIssuer(t, clock.Now)
+	now, exp := tokenTestNow.Unix(), tokenTestNow.Add(time.Hour).Unix()
+	claims := func(iat, expv string) string {
+		return `{"iss":"examhall-test","sub":"u1","typ":"access","role":"student","jti":"j","iat":` + iat + `,"exp":` + expv + `}`
+	}
+	num := func(n int64) string { return strconv.FormatInt(n, 10) }
+	if _, err := iss.ParseAccess(signPayload(claims(num(now), num(exp)))); err != nil {
+		t.Fatalf("the well-formed hand-made token is refused, so the cases below prove nothing: %v", err)
+	}
+	for name, payload := range map[string]string{
+		"iat in the future": claims(num(now+3600), num(exp+3600)),
+		"exp a string":      claims(num(now), `"`+num(exp)+`"`),
+		"iat a string":      claims(`"`+num(now)+`"`, num(exp)),
+		"nbf a string":      strings.TrimSuffix(claims(num(now), num(exp)), "}") + `,"nbf":"` + num(now) + `"}`,
+		"exp a boolean":     claims(num(now), "true"),
+		"exp an object":     claims(num(now), `{"n":1}`),
+	} {
+		if _, err := iss.ParseAccess(signPayload(payload)); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("%s: got %v, want ErrInvalidToken", name, err)
+		}
 	}
 }

@@ -29,9 +29,11 @@ type PasswordHasher interface {
 
 // TokenIssuer issues and checks tokens (cmd/ adapts auth.TokenIssuer to it).
 type TokenIssuer interface {
-	IssueAccess(userID, role string) (string, time.Time, error)
+	IssueAccess(userID, role string, epoch int64) (string, time.Time, error)
 	IssueRefresh(userID, familyID string, generation int) (string, time.Time, error)
 	ParseRefresh(token string) (RefreshClaims, error)
+	IssueDevice(userID string) (string, time.Time, error)
+	ParseDevice(token string) (userID, deviceID string, err error)
 }
 
 // RefreshClaims are what the write side needs of a validated refresh token:
@@ -50,6 +52,12 @@ type LoginThrottle interface {
 	Succeeded(ctx context.Context, account string)
 }
 
+// LoginAdmission orders logins for the password hash under load
+// (auth.LoginAdmission): priority is for an existing, unlocked account.
+type LoginAdmission interface {
+	Admit(ctx context.Context, priority bool) (release func(), err error)
+}
+
 // Deps are what the handlers share. Now and NewID are injected so tests
 // control time and ids.
 type Deps struct {
@@ -59,7 +67,10 @@ type Deps struct {
 	Hasher   PasswordHasher
 	Tokens   TokenIssuer
 	Throttle LoginThrottle
-	Logger   *slog.Logger
+	// Admission orders logins for hashing under load (optional: without
+	// it logins queue on the hasher alone).
+	Admission LoginAdmission
+	Logger    *slog.Logger
 	// CacheSize bounds the aggregate cache (streams); 0 means 100,000.
 	CacheSize int
 	// Images keeps question images (optional: without it no image can be
@@ -149,6 +160,8 @@ type Handlers struct {
 	Login          *LoginHandler
 	Refresh        *RefreshHandler
 	Logout         *LogoutHandler
+	LogoutAll      *LogoutAllHandler
+	ChangePassword *ChangePasswordHandler
 	DraftExam      *DraftExamHandler
 	ReplaceExam    *ReplaceExamHandler
 	AddQuestion    *AddQuestionHandler
@@ -183,9 +196,11 @@ func New(d Deps) (*Handlers, error) {
 		RegisterUser:   &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
 		UpdateUser:     &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
 		BootstrapAdmin: &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
-		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle},
+		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle, admission: d.Admission},
 		Refresh:        &RefreshHandler{handlerBase: base, tokens: d.Tokens},
 		Logout:         &LogoutHandler{handlerBase: base, tokens: d.Tokens},
+		LogoutAll:      &LogoutAllHandler{base},
+		ChangePassword: &ChangePasswordHandler{handlerBase: base, hasher: d.Hasher, throttle: d.Throttle},
 		DraftExam:      &DraftExamHandler{base},
 		ReplaceExam:    &ReplaceExamHandler{base},
 		AddQuestion:    &AddQuestionHandler{base},

@@ -16,6 +16,8 @@ type LoginHandler struct {
 	hasher   PasswordHasher
 	tokens   TokenIssuer
 	throttle LoginThrottle
+	// admission may be nil.
+	admission LoginAdmission
 
 	dummyOnce sync.Once
 	dummy     string
@@ -28,24 +30,52 @@ type Tokens struct {
 	RefreshToken     string
 	RefreshExpiresAt time.Time
 	User             *domain.User
+	// DeviceToken marks this client as one that logged in before (login
+	// only; empty for a refresh).
+	DeviceToken string
 }
 
-// Handle logs a user in. Unknown email, wrong password and a deactivated
-// user are the same error, in about the same time, so accounts cannot be
-// enumerated. Failures count against the account, not the client address.
+// Handle logs a user in from a client without a device token.
 func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password string) (Tokens, error) {
+	return h.HandleDevice(ctx, m, email, password, "")
+}
+
+// HandleDevice logs a user in. Unknown email, wrong password and a
+// deactivated user are the same error, in about the same time, so accounts
+// cannot be enumerated. Failures count against the account, never the
+// client address (a school shares one), with one exception that keeps an
+// attacker from locking a student out: a client presenting a device token
+// of this account (from an earlier successful login: OWASP's device
+// cookie) is counted on its own, so failures of everyone else lock
+// everyone else only. The token it gets back replaces the one it sent.
+func (h *LoginHandler) HandleDevice(ctx context.Context, m Meta, email, password, deviceToken string) (Tokens, error) {
 	account := domain.NormalizeEmail(email)
-	if err := h.throttle.Check(ctx, account); err != nil {
-		return Tokens{}, err
-	}
 	u, hash, err := h.lookup(ctx, account)
 	if err != nil {
 		return Tokens{}, err
 	}
+	key := account
+	if deviceToken != "" && u != nil {
+		if userID, deviceID, err := h.tokens.ParseDevice(deviceToken); err == nil && userID == u.ID {
+			key = "device:" + deviceID + ":" + account
+		}
+	}
+	if err := h.throttle.Check(ctx, key); err != nil {
+		return Tokens{}, err
+	}
+	// Under load an existing account that is not locked hashes first; a
+	// flood of logins for unknown emails waits behind it, boundedly.
+	if h.admission != nil {
+		release, err := h.admission.Admit(ctx, hash != "")
+		if err != nil {
+			return Tokens{}, err
+		}
+		defer release()
+	}
 	if hash == "" {
 		// Spend the same work as a real check.
 		_, _ = h.hasher.Verify(ctx, h.dummyHash(ctx), password)
-		h.throttle.Failed(ctx, account)
+		h.throttle.Failed(ctx, key)
 		return Tokens{}, domain.ErrInvalidCredentials
 	}
 	ok, err := h.hasher.Verify(ctx, hash, password)
@@ -53,18 +83,27 @@ func (h *LoginHandler) Handle(ctx context.Context, m Meta, email, password strin
 		return Tokens{}, fmt.Errorf("verify password: %w", err)
 	}
 	if !ok || !u.Active {
-		h.throttle.Failed(ctx, account)
+		h.throttle.Failed(ctx, key)
 		return Tokens{}, domain.ErrInvalidCredentials
 	}
-	h.throttle.Succeeded(ctx, account)
+	// Only the counter that was checked is forgiven: a student's success
+	// on their own device does not reset what an attacker ran up.
+	h.throttle.Succeeded(ctx, key)
 
 	family := h.newID()
 	now := h.now()
 	m.Actor = u.Actor()
-	if _, err := h.w.append(ctx, m, domain.SessionStream(family), eventstore.NoStream, now, []domain.Event{domain.StartSession(family, u.ID, now)}); err != nil {
+	if _, err := h.w.append(ctx, m, domain.SessionStream(family), eventstore.NoStream, now, []domain.Event{domain.StartSession(family, u, now)}); err != nil {
 		return Tokens{}, err
 	}
-	return issueTokens(h.tokens, u, family, 0)
+	t, err := issueTokens(h.tokens, u, family, 0)
+	if err != nil {
+		return Tokens{}, err
+	}
+	if t.DeviceToken, _, err = h.tokens.IssueDevice(u.ID); err != nil {
+		return Tokens{}, fmt.Errorf("issue device token: %w", err)
+	}
+	return t, nil
 }
 
 // dummyHash is a hash of a random string with the current parameters,
@@ -86,7 +125,7 @@ func (h *LoginHandler) lookup(ctx context.Context, account string) (*domain.User
 }
 
 func issueTokens(t TokenIssuer, u *domain.User, family string, generation int) (Tokens, error) {
-	access, accessExp, err := t.IssueAccess(u.ID, string(u.Role))
+	access, accessExp, err := t.IssueAccess(u.ID, string(u.Role), u.SessionEpoch)
 	if err != nil {
 		return Tokens{}, fmt.Errorf("issue access token: %w", err)
 	}

@@ -27,12 +27,22 @@ func (h *RefreshHandler) Handle(ctx context.Context, m Meta, refreshToken string
 		return Tokens{}, domain.ErrUnauthenticated
 	}
 	m.Actor = u.Actor()
+	// A family started before the user's sessions were ended (password
+	// change, sign out everywhere, deactivation) is over, on every replica:
+	// the user's stream says so, whatever the family's own stream holds.
+	if s, err := h.repo.loadSession(ctx, claims.FamilyID); err != nil {
+		return Tokens{}, err
+	} else if s.FamilyID != "" && !u.SessionValid(s.Epoch) {
+		return Tokens{}, domain.ErrUnauthenticated
+	}
 	var generation int
+	var sessionEpoch int64
 	err = retryOnConflict(ctx, func() error {
 		s, err := h.repo.loadSession(ctx, claims.FamilyID)
 		if err != nil {
 			return err
 		}
+		sessionEpoch = s.Epoch
 		events, decideErr := s.Rotate(claims.UserID, claims.Generation)
 		if _, err := h.w.append(ctx, m, domain.SessionStream(claims.FamilyID), s.Version, h.now(), events); err != nil {
 			// Two refreshes raced with one token: the loser sees the new
@@ -51,7 +61,7 @@ func (h *RefreshHandler) Handle(ctx context.Context, m Meta, refreshToken string
 		}
 		return Tokens{}, err
 	}
-	if !u.Active {
+	if !u.SessionValid(sessionEpoch) {
 		return Tokens{}, domain.ErrUnauthenticated
 	}
 	return issueTokens(h.tokens, u, claims.FamilyID, generation)

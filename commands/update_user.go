@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/examhall/exam/domain"
 )
@@ -58,22 +57,15 @@ func (h *UpdateUserHandler) Handle(ctx context.Context, m Meta, in UpdateUserInp
 	if err != nil || in.Password == nil {
 		return out, err
 	}
-	hash, err := h.hasher.Hash(ctx, *in.Password)
-	if err != nil {
-		return out, fmt.Errorf("hash password: %w", err)
-	}
-	_, version, err := h.repo.loadPasswordHash(ctx, in.UserID)
+	pos, err := setPassword(ctx, h.handlerBase, h.hasher, m, in.UserID, *in.Password, "password_changed")
 	if err != nil {
 		return out, err
 	}
-	ev := domain.Event{Type: domain.TypePasswordSet, Tags: []string{domain.UserTag(in.UserID)},
-		Data: &domain.PasswordSet{UserID: in.UserID, PasswordHash: hash}}
-	res, err := h.w.append(ctx, m, domain.CredentialsStream(in.UserID), version, h.now(), []domain.Event{ev})
-	if err != nil {
-		return out, err
+	if u, err := h.repo.LoadUser(ctx, in.UserID); err == nil {
+		out.User = u
 	}
-	if res.LastPosition > out.Position {
-		out.Position = res.LastPosition
+	if pos > out.Position {
+		out.Position = pos
 	}
 	return out, nil
 }

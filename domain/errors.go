@@ -28,6 +28,9 @@ var (
 	ErrIdempotencyKeyReused = errors.New("idempotency key reused with a different request")
 	ErrRateLimited          = errors.New("too many attempts")
 	ErrUnavailable          = errors.New("temporarily unavailable")
+	// ErrUnsupportedMediaType: content of a type the platform does not
+	// take (an upload that is not an image of an accepted type).
+	ErrUnsupportedMediaType = errors.New("unsupported media type")
 )
 
 // ValidationError lists every invalid field with a reason. It matches

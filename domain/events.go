@@ -31,6 +31,7 @@ const (
 	TypeUserRegistered      = "user.registered.v1"
 	TypeUserUpdated         = "user.updated.v1"
 	TypeUserDeactivated     = "user.deactivated.v1"
+	TypeSessionsRevoked     = "user.sessions_revoked.v1"
 	TypeUserReactivated     = "user.reactivated.v1"
 	TypePasswordSet         = "credentials.password_set.v1"
 	TypeEmailReserved       = "email.reserved.v1"
@@ -288,6 +289,17 @@ type SessionStarted struct {
 	FamilyID  string    `json:"family_id"`
 	UserID    string    `json:"user_id"`
 	StartedAt time.Time `json:"started_at"`
+	// Epoch is the user's session epoch when the family started (0, and
+	// absent, before any revocation of all sessions).
+	Epoch int64 `json:"epoch,omitempty"`
+}
+
+// SessionsRevoked ends every session of the user at once: each
+// refresh-token family and each access token issued before it (they carry
+// an older epoch). Reason: "password_changed" or "logout_all".
+type SessionsRevoked struct {
+	UserID string `json:"user_id"`
+	Reason string `json:"reason"`
 }
 
 type SessionRefreshed struct {
@@ -345,6 +357,7 @@ var payloadFactories = map[string]func() any{
 	TypeUserRegistered:      func() any { return &UserRegistered{} },
 	TypeUserUpdated:         func() any { return &UserUpdated{} },
 	TypeUserDeactivated:     func() any { return &UserDeactivated{} },
+	TypeSessionsRevoked:     func() any { return &SessionsRevoked{} },
 	TypeUserReactivated:     func() any { return &UserReactivated{} },
 	TypePasswordSet:         func() any { return &PasswordSet{} },
 	TypeEmailReserved:       func() any { return &EmailReserved{} },

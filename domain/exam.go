@@ -141,6 +141,8 @@ func validateDraft(in ExamDraftInput, newID func() string) ([]Question, error) {
 	if len(in.Description) > MaxDescLen {
 		fields["description"] = fmt.Sprintf("must be at most %d characters", MaxDescLen)
 	}
+	checkText(fields, "title", title, false)
+	checkText(fields, "description", in.Description, true)
 	if strings.TrimSpace(in.LevelID) == "" {
 		fields["level_id"] = "is required"
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"time"
 )
 
@@ -70,7 +71,7 @@ func UploadImage(a Actor, data []byte, now time.Time) (Event, *ImageUploaded, er
 	case len(data) > MaxImageBytes:
 		reason = "must be at most 2 MiB"
 	case contentType == "":
-		reason = "must be a PNG, JPEG, GIF or WebP image"
+		return Event{}, nil, fmt.Errorf("%w: must be a PNG, JPEG, GIF or WebP image", ErrUnsupportedMediaType)
 	}
 	if reason != "" {
 		return Event{}, nil, NewValidationError(map[string]string{"file": reason})

@@ -67,7 +67,7 @@ func TestUploadImage(t *testing.T) {
 		{"a student", student, png, ErrForbidden},
 		{"the system", systemActor, png, ErrForbidden},
 		{"empty", owner, nil, ErrValidation},
-		{"not an image", owner, []byte("just text"), ErrValidation},
+		{"not an image", owner, []byte("just text"), ErrUnsupportedMediaType},
 		{"over 2 MiB", owner, append(png, make([]byte, MaxImageBytes)...), ErrValidation},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -80,6 +80,7 @@ func NormalizeQuestion(in QuestionInput, newID func() string, prefix string) (Qu
 	} else if len(q.Text) > MaxTextLen {
 		fields[prefix+"text"] = fmt.Sprintf("must be at most %d characters", MaxTextLen)
 	}
+	checkText(fields, prefix+"text", q.Text, true)
 	if in.Points != nil {
 		q.Points = *in.Points
 	}
@@ -101,6 +102,9 @@ func NormalizeQuestion(in QuestionInput, newID func() string, prefix string) (Qu
 			q.Choices = normalizeChoices(in.Choices)
 			if len(q.Choices) != 2 || !hasKey(q.Choices, "true") || !hasKey(q.Choices, "false") {
 				fields[prefix+"choices"] = `true_false questions have exactly the choices "true" and "false"`
+			}
+			for i, c := range q.Choices {
+				checkText(fields, fmt.Sprintf("%schoices[%d].text", prefix, i), c.Text, true)
 			}
 		}
 	case KindSingle, KindMultiple:
@@ -154,6 +158,7 @@ func validateChoices(choices []Choice, prefix string, fields map[string]string) 
 		} else if len(c.Text) > MaxTextLen {
 			fields[fmt.Sprintf("%schoices[%d].text", prefix, i)] = "is too long"
 		}
+		checkText(fields, fmt.Sprintf("%schoices[%d].text", prefix, i), c.Text, true)
 	}
 }
 

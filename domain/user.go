@@ -28,6 +28,14 @@ type User struct {
 	Active    bool
 	CreatedAt time.Time
 	Version   int64
+	// SessionEpoch is the version of the user's stream at the last event
+	// that ended all their sessions (password change, sign out
+	// everywhere); 0 before any. Deactivation is checked with it, in
+	// SessionValid, but does not move it: a reactivated user's tokens work
+	// again (as before; the contract's tests hold it). Tokens and refresh-token families
+	// carry the epoch they were issued in, and only the current one is
+	// accepted: that is how one event ends every session on every replica.
+	SessionEpoch int64
 }
 
 // Exists reports whether the user has been registered.
@@ -98,6 +106,9 @@ func ValidateRegistration(in RegisterInput) error {
 	if len(in.Subject) > MaxNameLen {
 		fields["subject"] = "is too long"
 	}
+	checkText(fields, "full_name", in.FullName, false)
+	checkText(fields, "id_number", in.IDNumber, false)
+	checkText(fields, "subject", in.Subject, false)
 	return NewValidationError(fields)
 }
 
@@ -172,6 +183,15 @@ func (u *User) Update(p UserPatch) ([]Event, error) {
 			upd.Subject, changed = &v, true
 		}
 	}
+	if p.FullName != nil {
+		checkText(fields, "full_name", *p.FullName, false)
+	}
+	if p.IDNumber != nil {
+		checkText(fields, "id_number", *p.IDNumber, false)
+	}
+	if p.Subject != nil {
+		checkText(fields, "subject", *p.Subject, false)
+	}
 	if err := NewValidationError(fields); err != nil {
 		return nil, err
 	}
@@ -212,9 +232,27 @@ func (u *User) Apply(version int64, data any) {
 		}
 	case *UserDeactivated:
 		u.Active = false
+	case *SessionsRevoked:
+		u.SessionEpoch = version
 	case *UserReactivated:
 		u.Active = true
 	}
+}
+
+// RevokeSessions decides the end of every session of the user (reason:
+// "password_changed", "logout_all").
+func (u *User) RevokeSessions(reason string) ([]Event, error) {
+	if !u.Exists() {
+		return nil, ErrNotFound
+	}
+	return []Event{{Type: TypeSessionsRevoked, Tags: []string{UserTag(u.ID)}, Data: &SessionsRevoked{UserID: u.ID, Reason: reason}}}, nil
+}
+
+// SessionValid reports whether a token or family issued in epoch still
+// stands for the user: the user is active and nothing ended their sessions
+// since.
+func (u *User) SessionValid(epoch int64) bool {
+	return u.Exists() && u.Active && epoch == u.SessionEpoch
 }
 
 // Actor returns the user as the actor of a command.
@@ -233,6 +271,9 @@ func CreateLevel(levelID, name string, now time.Time) (Event, error) {
 	if n == "" || len(n) > MaxNameLen {
 		return Event{}, NewValidationError(map[string]string{"name": "must be 1 to 200 characters"})
 	}
+	if msg := UnsafeLineText(n); msg != "" {
+		return Event{}, NewValidationError(map[string]string{"name": msg})
+	}
 	return Event{Type: TypeLevelCreated, Data: &LevelCreated{LevelID: levelID, Name: n, CreatedAt: now.UTC()}}, nil
 }
 
@@ -245,11 +286,15 @@ type Session struct {
 	Generation int
 	Revoked    bool
 	Version    int64
+	// Epoch is the user's session epoch the family started in.
+	Epoch int64
 }
 
-// StartSession decides a new family at generation 0.
-func StartSession(familyID, userID string, now time.Time) Event {
-	return Event{Type: TypeSessionStarted, Tags: []string{UserTag(userID)}, Data: &SessionStarted{FamilyID: familyID, UserID: userID, StartedAt: now.UTC()}}
+// StartSession decides a new family at generation 0, in the user's
+// current session epoch.
+func StartSession(familyID string, u *User, now time.Time) Event {
+	return Event{Type: TypeSessionStarted, Tags: []string{UserTag(u.ID)},
+		Data: &SessionStarted{FamilyID: familyID, UserID: u.ID, StartedAt: now.UTC(), Epoch: u.SessionEpoch}}
 }
 
 // Rotate decides a refresh with the generation the client presented. On
@@ -279,7 +324,7 @@ func (s *Session) Apply(version int64, data any) {
 	s.Version = version
 	switch d := data.(type) {
 	case *SessionStarted:
-		s.FamilyID, s.UserID = d.FamilyID, d.UserID
+		s.FamilyID, s.UserID, s.Epoch = d.FamilyID, d.UserID, d.Epoch
 	case *SessionRefreshed:
 		s.Generation = d.Generation
 	case *SessionRevoked:

@@ -255,7 +255,7 @@ func TestCreateLevel(t *testing.T) {
 func startedSession(t *testing.T) *Session {
 	t.Helper()
 	s := &Session{}
-	foldSession(t, s, StartSession("fam-1", "user-1", t0))
+	foldSession(t, s, StartSession("fam-1", &User{ID: "user-1"}, t0))
 	return s
 }
 

@@ -85,10 +85,22 @@ func ViewExam(e *domain.Exam, withKeys, withQuestions bool) ExamView {
 }
 
 // RenderStudentExam renders the document the student caches hold. The
-// caches pass an exam whose keys are already stripped unless it is graded
-// (StudentView).
+// caches pass StudentView: keys stripped unless graded, and a scheduled exam
+// sealed — rendered here as its summary with "questions": [] (question_count
+// and max_score kept), never a question's content.
 func RenderStudentExam(e *domain.Exam) ([]byte, error) {
+	if e.Status == domain.StatusScheduled {
+		return json.Marshal(sealedExamView(e))
+	}
 	return json.Marshal(ViewExam(e, e.Status == domain.StatusGraded, true))
+}
+
+// sealedExamView is the summary of a sealed exam, with an empty question list.
+func sealedExamView(e *domain.Exam) ExamView {
+	v := ViewExam(e, false, false)
+	empty := []QuestionView{}
+	v.Questions = &empty
+	return v
 }
 
 func utcPtr(t *time.Time) *time.Time {

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
@@ -79,17 +80,54 @@ func (s *StudentExamCache) apply(rec eventstore.Record) {
 	s.mu.Unlock()
 }
 
-// StudentView is the exam as students may see it: without keys until graded.
+// StudentView is the exam as students may see it: without keys until
+// graded, and sealed while scheduled: a scheduled paper is a paper that has
+// not been handed out, so its questions keep only what its summary needs
+// (id, kind and points, for question_count and max_score) — no text, no
+// choices, no image. Every cache renders from this view, so none can hold
+// a sealed paper's content; the moment it opens (see OpenedStudentView)
+// is the API's to serve.
 func StudentView(e *domain.Exam) *domain.Exam {
 	v := *e
-	if e.Status != domain.StatusGraded {
+	switch e.Status {
+	case domain.StatusGraded:
+	case domain.StatusScheduled:
 		qs := make([]domain.Question, len(e.Questions))
 		for i, q := range e.Questions {
-			qs[i] = q.WithoutKey()
+			qs[i] = domain.Question{ID: q.ID, Kind: q.Kind, Points: q.Points, NegativePoints: q.NegativePoints}
 		}
 		v.Questions = qs
+	default:
+		v.Questions = withoutKeys(e.Questions)
 	}
 	return &v
+}
+
+// OpenedStudentView is the student view of a scheduled exam whose opens_at
+// has passed but whose opening the scheduler has not recorded yet: it
+// already accepts answers, so its questions are readable (without keys).
+// For any other exam it is StudentView.
+func OpenedStudentView(e *domain.Exam, now time.Time) *domain.Exam {
+	if !Sealed(e, now) && e.Status == domain.StatusScheduled {
+		v := *e
+		v.Questions = withoutKeys(e.Questions)
+		return &v
+	}
+	return StudentView(e)
+}
+
+// Sealed reports whether e is sealed for students at now: scheduled and
+// not yet at its opens_at (the moment it starts accepting answers).
+func Sealed(e *domain.Exam, now time.Time) bool {
+	return e.Status == domain.StatusScheduled && !e.AcceptingAnswers(now)
+}
+
+func withoutKeys(in []domain.Question) []domain.Question {
+	qs := make([]domain.Question, len(in))
+	for i, q := range in {
+		qs[i] = q.WithoutKey()
+	}
+	return qs
 }
 
 // RenderStudentDoc renders the student view of e (keys stripped unless

@@ -71,6 +71,9 @@ type Config struct {
 	Log      *slog.Logger
 	// SessionTTL bounds a session from its login (default 12 hours).
 	SessionTTL time.Duration
+	// Imports is the API's cap on concurrent file imports (default: one
+	// of the admin's own).
+	Imports *api.Admission
 	// Now is the platform's clock (default time.Now), the one tokens and
 	// sessions are stamped with.
 	Now func() time.Time
@@ -107,6 +110,7 @@ type Handler struct {
 	// changes is Events when the store signals new events (awaitRegrade).
 	changes    storeChanges
 	sessionTTL time.Duration
+	imports    *api.Admission
 }
 
 // New checks the configuration and parses the templates.
@@ -123,8 +127,11 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
+	if cfg.Imports == nil {
+		cfg.Imports = api.NewAdmission(api.DefaultMaxConcurrentImports)
+	}
 	h := &Handler{cmd: cfg.Commands, reads: cfg.Reads, events: cfg.Events, images: cfg.Images, tokens: cfg.Tokens,
-		log: cfg.Log, now: cfg.Now, sessionTTL: cfg.SessionTTL}
+		log: cfg.Log, now: cfg.Now, sessionTTL: cfg.SessionTTL, imports: cfg.Imports}
 	h.changes, _ = cfg.Events.(storeChanges)
 	pages, err := parsePages()
 	if err != nil {

@@ -318,3 +318,33 @@ func TestDoctorCannotOpenAnotherDoctorsExam(t *testing.T) {
 		t.Errorf("owner GET: %d", p.status)
 	}
 }
+
+// A browser that signed in before keeps getting in while others' failed
+// logins have locked the account (its device cookie is counted apart), and
+// a fresh browser is locked as before.
+func TestKnownBrowserGetsInWhileTheAccountIsLocked(t *testing.T) {
+	t.Parallel()
+	e := start(t)
+	d := e.user(domain.RoleDoctor, "Dr Known", "")
+	known := e.client()
+	known.mustLogin(d.Email, password)
+	hasDevice := false
+	for _, ck := range known.jar.Cookies(mustURL(t, e.srv.URL+"/admin/")) {
+		hasDevice = hasDevice || ck.Name == admin.DeviceCookie && ck.Value != ""
+	}
+	if !hasDevice {
+		t.Fatal("a login set no device cookie")
+	}
+	known.post("/admin/logout", url.Values{"csrf_token": {known.csrf("/admin/")}})
+
+	attacker := e.client()
+	for range 8 {
+		attacker.login(d.Email, "guess-guess")
+	}
+	if p := e.client().login(d.Email, password); p.status != http.StatusTooManyRequests {
+		t.Fatalf("a fresh browser with the right password: %d, want 429 (the account is locked)", p.status)
+	}
+	if p := known.login(d.Email, password); p.status != http.StatusSeeOther {
+		t.Fatalf("the known browser: %d %s, want a redirect into the admin", p.status, p.body)
+	}
+}

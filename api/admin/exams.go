@@ -380,7 +380,9 @@ func (h *Handler) parseQuestionForm(c *gin.Context, e *domain.Exam, q *domain.Qu
 			}
 			res, err := h.cmd.UploadImage.Handle(c.Request.Context(), h.meta(c), data)
 			if err != nil {
-				if fe := fieldErrors(err); fe != nil {
+				if errors.Is(err, domain.ErrUnsupportedMediaType) {
+					fields["image"] = "must be a PNG, JPEG, GIF or WebP image"
+				} else if fe := fieldErrors(err); fe != nil {
 					for k, v := range fe {
 						if k == "file" {
 							k = "image"

@@ -137,6 +137,13 @@ func (h *Handler) importResults(c *gin.Context) {
 	if !ok {
 		return
 	}
+	// The API's cap on concurrent imports holds here too.
+	release, err := h.imports.Acquire()
+	if err != nil {
+		h.renderImportError(c, e, err)
+		return
+	}
+	defer release()
 	fh, err := c.FormFile("file")
 	if err != nil {
 		h.renderResults(c, http.StatusBadRequest, e, &importOutcome{Error: "Choose a CSV or XLSX file to import."})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/examhall/exam/api"
+	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
@@ -25,7 +26,11 @@ const (
 	SessionCookie = "examhall_admin_session"
 	// LoginCookie binds the login form's CSRF token before there is a session.
 	LoginCookie = "examhall_admin_login"
-	cookiePath  = "/admin/"
+	// DeviceCookie holds the device token of this browser's last login, so
+	// failed logins of others (an attacker who knows the admin's email) do
+	// not lock this browser out (docs/operations.md, Security).
+	DeviceCookie = "examhall_admin_device"
+	cookiePath   = "/admin/"
 )
 
 const sessionKey = "admin.session"
@@ -101,7 +106,8 @@ func (h *Handler) login(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	t, err := h.cmd.Login.Handle(ctx, commands.Meta{RequestID: api.RequestIDFrom(c)}, d.Email, password)
+	device, _ := c.Cookie(DeviceCookie)
+	t, err := h.cmd.Login.HandleDevice(ctx, commands.Meta{RequestID: api.RequestIDFrom(c)}, d.Email, password, device)
 	switch {
 	case errors.Is(err, domain.ErrInvalidCredentials):
 		h.renderLogin(c, http.StatusUnauthorized, d, "Wrong email or password.")
@@ -120,6 +126,9 @@ func (h *Handler) login(c *gin.Context) {
 		return
 	}
 	h.setCookie(c, SessionCookie, t.RefreshToken, min(h.sessionTTL, t.RefreshExpiresAt.Sub(h.now())))
+	if t.DeviceToken != "" {
+		h.setCookie(c, DeviceCookie, t.DeviceToken, auth.DeviceTTL)
+	}
 	next := d.Next
 	if next == "" {
 		next = "/admin/"
@@ -189,7 +198,7 @@ func (h *Handler) currentSession(c *gin.Context) (*session, bool) {
 		return nil, false
 	}
 	ctx := c.Request.Context()
-	live, err := h.liveSession(ctx, claims.FamilyID, claims.UserID, claims.Generation)
+	live, epoch, err := h.liveSession(ctx, claims.FamilyID, claims.UserID, claims.Generation)
 	if err != nil {
 		h.log.Warn("admin: session check failed", "request_id", api.RequestIDFrom(c), "err", err)
 		return nil, false
@@ -198,17 +207,18 @@ func (h *Handler) currentSession(c *gin.Context) (*session, bool) {
 		return nil, false
 	}
 	u, err := h.cmd.Repo.LoadUser(ctx, claims.UserID)
-	if err != nil || !u.Exists() || !u.Active {
+	if err != nil || !u.Exists() || !u.SessionValid(epoch) {
 		return nil, false
 	}
 	return &session{user: u, cookie: rt}, true
 }
 
-// liveSession folds the family's stream.
-func (h *Handler) liveSession(ctx context.Context, family, userID string, generation int) (bool, error) {
+// liveSession folds the family's stream; it also reports the session epoch
+// the family started in (a password change or a sign-out everywhere ends it).
+func (h *Handler) liveSession(ctx context.Context, family, userID string, generation int) (bool, int64, error) {
 	recs, err := h.events.Query(ctx, eventstore.Filter{StreamID: domain.SessionStream(family), Limit: 10_000})
 	if err != nil {
-		return false, fmt.Errorf("admin: load session: %w", err)
+		return false, 0, fmt.Errorf("admin: load session: %w", err)
 	}
 	var s domain.Session
 	var started time.Time
@@ -217,7 +227,7 @@ func (h *Handler) liveSession(ctx context.Context, family, userID string, genera
 		if errors.Is(err, domain.ErrUnknownEventType) {
 			continue
 		} else if err != nil {
-			return false, fmt.Errorf("admin: load session: %w", err)
+			return false, 0, fmt.Errorf("admin: load session: %w", err)
 		}
 		if st, ok := data.(*domain.SessionStarted); ok {
 			started = st.StartedAt
@@ -225,5 +235,5 @@ func (h *Handler) liveSession(ctx context.Context, family, userID string, genera
 		s.Apply(rec.Version, data)
 	}
 	return s.FamilyID == family && s.UserID == userID && !s.Revoked && s.Generation == generation &&
-		h.now().Sub(started) < h.sessionTTL, nil
+		h.now().Sub(started) < h.sessionTTL, s.Epoch, nil
 }

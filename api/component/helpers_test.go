@@ -444,7 +444,7 @@ func (e *env) issuer(secret string, skew time.Duration) *auth.TokenIssuer {
 // expiredToken is an access token of u, correctly signed, that expired
 // 45 minutes ago.
 func (e *env) expiredToken(u *user) string {
-	tok, _, err := e.issuer(jwtSecret, -time.Hour).IssueAccess(u.ID, u.Role)
+	tok, _, err := e.issuer(jwtSecret, -time.Hour).IssueAccess(u.ID, u.Role, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -453,7 +453,7 @@ func (e *env) expiredToken(u *user) string {
 
 // forgedToken is a well-formed access token for u signed with another key.
 func (e *env) forgedToken(u *user) string {
-	tok, _, err := e.issuer("not-the-platform-secret-0123456789abcdef", 0).IssueAccess(u.ID, u.Role)
+	tok, _, err := e.issuer("not-the-platform-secret-0123456789abcdef", 0).IssueAccess(u.ID, u.Role, 0)
 	if err != nil {
 		e.t.Fatal(err)
 	}

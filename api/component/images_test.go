@@ -125,15 +125,25 @@ func TestImageUpload(t *testing.T) {
 	})
 
 	t.Run("what is not an image is refused whatever is declared", func(t *testing.T) {
+		head := e.head()
 		for name, data := range map[string][]byte{
-			"text":  []byte("this is plain text, not a picture"),
-			"svg":   []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
-			"empty": {},
+			"text": []byte("this is plain text, not a picture"),
+			"svg":  []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`),
+			"html": []byte(`<!doctype html><script>alert(1)</script>`),
+			"pdf":  []byte("%PDF-1.7\n1 0 obj\n"),
 		} {
-			r := e.upload("/images", doc.Access, "pic.png", "image/png", data).wantError(t, http.StatusBadRequest, "validation_failed")
-			if _, ok := r.fields(t)["file"]; !ok {
-				t.Errorf("%s: no reason for the field file: %s", name, r)
+			for _, declared := range [][2]string{{"pic.png", "image/png"}, {"pic.gif", "image/gif"}, {"x.bin", "application/octet-stream"}} {
+				e.upload("/images", doc.Access, declared[0], declared[1], data).wantError(t, http.StatusUnsupportedMediaType, "unsupported_media_type")
 			}
+			_ = name
+		}
+		if h := e.head(); h != head {
+			t.Fatalf("refused uploads moved the head from %d to %d", head, h)
+		}
+		// An empty file is a missing file, not a wrong type.
+		r := e.upload("/images", doc.Access, "pic.png", "image/png", []byte{}).wantError(t, http.StatusBadRequest, "validation_failed")
+		if _, ok := r.fields(t)["file"]; !ok {
+			t.Errorf("empty: no reason for the field file: %s", r)
 		}
 	})
 
@@ -169,8 +179,13 @@ func TestImageUpload(t *testing.T) {
 		}
 	})
 
-	t.Run("anyone logged in reads it, with a strong ETag and a long private cache", func(t *testing.T) {
-		for _, u := range []*user{w.studentA, w.other, doc, w.doctor2} {
+	t.Run("staff read it, with a strong ETag and a long private cache; students only through an exam", func(t *testing.T) {
+		// No exam shows the image yet: to a student it does not exist.
+		for _, u := range []*user{w.studentA, w.other} {
+			e.get("/images/"+id, u.Access).wantError(t, http.StatusNotFound, "not_found")
+			e.call(http.MethodGet, "/images/"+id, u.Access, nil, "If-None-Match", `"`+id+`"`).wantError(t, http.StatusNotFound, "not_found")
+		}
+		for _, u := range []*user{doc, w.doctor2, e.admin} {
 			r := e.get("/images/"+id, u.Access).want(t, http.StatusOK)
 			if !bytes.Equal(r.body, pngBytes) || r.header.Get("Content-Type") != "image/png" {
 				t.Fatalf("GET as %s: %d bytes of %q", u.Role, len(r.body), r.header.Get("Content-Type"))
@@ -180,12 +195,12 @@ func TestImageUpload(t *testing.T) {
 			}
 		}
 		for _, inm := range []string{`"` + id + `"`, `W/"` + id + `"`, `"other", "` + id + `"`, "*"} {
-			r := e.call(http.MethodGet, "/images/"+id, w.studentA.Access, nil, "If-None-Match", inm).want(t, http.StatusNotModified)
+			r := e.call(http.MethodGet, "/images/"+id, w.doctor2.Access, nil, "If-None-Match", inm).want(t, http.StatusNotModified)
 			if len(r.body) != 0 || r.header.Get("ETag") != `"`+id+`"` {
 				t.Fatalf("If-None-Match %s: %d bytes, ETag %q", inm, len(r.body), r.header.Get("ETag"))
 			}
 		}
-		e.call(http.MethodGet, "/images/"+id, w.studentA.Access, nil, "If-None-Match", `"stale"`).want(t, http.StatusOK)
+		e.call(http.MethodGet, "/images/"+id, w.doctor2.Access, nil, "If-None-Match", `"stale"`).want(t, http.StatusOK)
 		e.get("/images/"+id, "").wantError(t, http.StatusUnauthorized, "unauthenticated")
 		missing := sha256Hex([]byte("never uploaded"))
 		for _, bad := range []string{missing, "not-an-id", id[:63], "..%2f..%2fjwt.secret"} {
@@ -227,6 +242,9 @@ func TestImageUpload(t *testing.T) {
 			t.Fatalf("the student sees image_id %v", got)
 		}
 		e.get("/images/"+id, w.studentA.Access).want(t, http.StatusOK)
+		e.call(http.MethodGet, "/images/"+id, w.studentA.Access, nil, "If-None-Match", `"`+id+`"`).want(t, http.StatusNotModified)
+		// A student of another level still does not.
+		e.get("/images/"+id, w.other.Access).wantError(t, http.StatusNotFound, "not_found")
 	})
 
 	t.Run("the bytes survive a restart", func(t *testing.T) {

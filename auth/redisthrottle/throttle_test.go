@@ -16,6 +16,7 @@ import (
 
 	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/auth/redisthrottle"
+	"github.com/examhall/exam/auth/throttletest"
 	"github.com/examhall/exam/domain"
 	"github.com/redis/go-redis/v9"
 )
@@ -56,23 +57,6 @@ func testPrefix(t *testing.T, c *redis.Client) string {
 	return p
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func newThrottle(t *testing.T, client redis.UniversalClient, prefix string, limits auth.ThrottleConfig) *redisthrottle.Throttle {
 	t.Helper()
 	th, err := redisthrottle.New(redisthrottle.Config{Client: client, Prefix: prefix, Limits: limits, Logger: slog.New(slog.DiscardHandler)})
@@ -82,119 +66,14 @@ func newThrottle(t *testing.T, client redis.UniversalClient, prefix string, limi
 	return th
 }
 
-type step struct {
-	advance   time.Duration
-	account   string // default "a@example.com"
-	fail      int
-	succeed   bool
-	check     bool
-	wantRetry time.Duration
-}
-
-// The cases of auth's MemoryLoginThrottle test: the same semantics.
-var scenarios = []struct {
-	name  string
-	cfg   auth.ThrottleConfig
-	steps []step
-}{
-	{"below the limit is not locked", auth.ThrottleConfig{}, []step{{fail: 4}, {check: true}}},
-	{"fifth failure locks for the base lockout", auth.ThrottleConfig{}, []step{
-		{fail: 5}, {check: true, wantRetry: time.Minute},
-		{advance: 20 * time.Second, check: true, wantRetry: 40 * time.Second},
-		{advance: 40 * time.Second, check: true},
-	}},
-	{"each further failure doubles the lockout up to the cap", auth.ThrottleConfig{}, []step{
-		{fail: 5},
-		{advance: time.Minute, fail: 1}, {check: true, wantRetry: 2 * time.Minute},
-		{advance: 2 * time.Minute, fail: 1}, {check: true, wantRetry: 4 * time.Minute},
-		{advance: 4 * time.Minute, fail: 1}, {check: true, wantRetry: 8 * time.Minute},
-		{advance: 8 * time.Minute, fail: 1}, {check: true, wantRetry: 15 * time.Minute},
-		{advance: 15 * time.Minute, fail: 1}, {check: true, wantRetry: 15 * time.Minute},
-	}},
-	{"failures while locked extend the lock", auth.ThrottleConfig{}, []step{{fail: 6}, {check: true, wantRetry: 2 * time.Minute}}},
-	{"success resets", auth.ThrottleConfig{}, []step{
-		{fail: 4}, {succeed: true}, {fail: 4}, {check: true}, {fail: 1}, {check: true, wantRetry: time.Minute},
-	}},
-	{"failures older than the window are forgotten", auth.ThrottleConfig{}, []step{
-		{fail: 4}, {advance: 15 * time.Minute, fail: 1}, {check: true},
-	}},
-	{"the window restarts at each failure", auth.ThrottleConfig{}, []step{
-		{fail: 2}, {advance: 10 * time.Minute, fail: 2}, {advance: 10 * time.Minute, fail: 1}, {check: true, wantRetry: time.Minute},
-	}},
-	{"history outlives a capped lockout by one window", auth.ThrottleConfig{}, []step{
-		{fail: 9}, {check: true, wantRetry: 15 * time.Minute},
-		{advance: 15*time.Minute + 14*time.Minute, fail: 1}, {check: true, wantRetry: 15 * time.Minute},
-	}},
-	{"history is forgotten one window after the lock ends", auth.ThrottleConfig{}, []step{
-		{fail: 5}, {advance: time.Minute + 15*time.Minute, fail: 1}, {check: true},
-	}},
-	{"accounts are independent", auth.ThrottleConfig{}, []step{
-		{fail: 5}, {account: "b@example.com", check: true},
-	}},
-	{"account keys are normalised", auth.ThrottleConfig{}, []step{
-		{account: "  A@Example.COM ", fail: 3}, {account: "a@example.com", fail: 2},
-		{account: "A@EXAMPLE.COM", check: true, wantRetry: time.Minute},
-		{account: " a@example.com", succeed: true}, {check: true},
-	}},
-	{"custom config", auth.ThrottleConfig{MaxFailures: 2, Window: time.Minute, Lockout: 10 * time.Second, MaxLockout: 30 * time.Second}, []step{
-		{fail: 2}, {check: true, wantRetry: 10 * time.Second},
-		{fail: 1}, {check: true, wantRetry: 20 * time.Second},
-		{fail: 5}, {check: true, wantRetry: 30 * time.Second},
-	}},
-}
-
-// run plays a scenario; pick chooses the throttle of each step (one
-// instance, or alternating replicas).
-func run(t *testing.T, steps []step, clk *clock, pick func(i int) auth.LoginThrottle) {
-	t.Helper()
-	ctx := context.Background()
-	for i, s := range steps {
-		clk.Advance(s.advance)
-		acct := s.account
-		if acct == "" {
-			acct = "a@example.com"
-		}
-		for j := range s.fail {
-			pick(i+j).Failed(ctx, acct)
-		}
-		if s.succeed {
-			pick(i).Succeeded(ctx, acct)
-		}
-		if !s.check {
-			continue
-		}
-		err := pick(i).Check(ctx, acct)
-		if s.wantRetry == 0 {
-			if err != nil {
-				t.Fatalf("step %d: Check = %v, want nil", i, err)
-			}
-			continue
-		}
-		var rl *domain.RateLimitedError
-		if !errors.As(err, &rl) || !errors.Is(err, domain.ErrRateLimited) {
-			t.Fatalf("step %d: Check = %v, want *domain.RateLimitedError", i, err)
-		}
-		if rl.RetryAfter != s.wantRetry {
-			t.Fatalf("step %d: RetryAfter = %v, want %v", i, rl.RetryAfter, s.wantRetry)
-		}
-	}
-}
-
-func start() *clock { return &clock{t: time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)} }
-
-func TestSameSemanticsAsMemory(t *testing.T) {
+// TestConformance: the behaviour every LoginThrottle has (the suite the
+// in-process throttle runs too).
+func TestConformance(t *testing.T) {
 	t.Parallel()
 	client := testClient(t)
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
-			t.Parallel()
-			clk := start()
-			cfg := sc.cfg
-			cfg.Now = clk.Now
-			th := newThrottle(t, client, testPrefix(t, client), cfg)
-			run(t, sc.steps, clk, func(int) auth.LoginThrottle { return th })
-		})
-	}
+	throttletest.Run(t, func(t *testing.T, cfg auth.ThrottleConfig) auth.LoginThrottle {
+		return newThrottle(t, client, testPrefix(t, client), cfg)
+	})
 }
 
 // TestReplicasShareTheCount: the same scenarios with every action going to
@@ -202,15 +81,15 @@ func TestSameSemanticsAsMemory(t *testing.T) {
 func TestReplicasShareTheCount(t *testing.T) {
 	t.Parallel()
 	client := testClient(t)
-	for _, sc := range scenarios {
-		t.Run(sc.name, func(t *testing.T) {
+	for _, sc := range throttletest.Scenarios {
+		t.Run(sc.Name, func(t *testing.T) {
 			t.Parallel()
-			clk := start()
-			cfg := sc.cfg
+			clk := throttletest.Start()
+			cfg := sc.Cfg
 			cfg.Now = clk.Now
 			prefix := testPrefix(t, client)
 			replicas := []auth.LoginThrottle{newThrottle(t, client, prefix, cfg), newThrottle(t, client, prefix, cfg)}
-			run(t, sc.steps, clk, func(i int) auth.LoginThrottle { return replicas[i%2] })
+			throttletest.Play(t, sc.Steps, clk, func(i int) auth.LoginThrottle { return replicas[i%2] })
 		})
 	}
 }
@@ -220,7 +99,7 @@ func TestReplicasShareTheCount(t *testing.T) {
 func TestConcurrentFailuresAllCount(t *testing.T) {
 	t.Parallel()
 	client := testClient(t)
-	clk := start()
+	clk := throttletest.Start()
 	prefix := testPrefix(t, client)
 	cfg := auth.ThrottleConfig{MaxFailures: 100, Now: clk.Now}
 	a, b := newThrottle(t, client, prefix, cfg), newThrottle(t, client, prefix, cfg)
@@ -305,7 +184,7 @@ func TestRedisDownFallsBackToTheReplica(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 200 * time.Millisecond, MaxRetries: -1, DialerRetries: 1})
 	defer client.Close()
 	var logs syncBuffer
-	clk := start()
+	clk := throttletest.Start()
 	th, err := redisthrottle.New(redisthrottle.Config{Client: client, Limits: auth.ThrottleConfig{Now: clk.Now},
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
@@ -348,7 +227,7 @@ func TestRedisDownFallsBackToTheReplica(t *testing.T) {
 func TestOutageFailuresStillCount(t *testing.T) {
 	t.Parallel()
 	client := testClient(t)
-	clk := start()
+	clk := throttletest.Start()
 	fallback := auth.NewMemoryLoginThrottle(auth.ThrottleConfig{Now: clk.Now})
 	ctx := context.Background()
 	for range 5 { // counted during an outage

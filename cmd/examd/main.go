@@ -21,6 +21,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/examhall/exam/api"
 	"github.com/examhall/exam/cmd/platform"
 	"github.com/examhall/exam/projections"
 	"github.com/schollz/progressbar/v3"
@@ -77,7 +78,9 @@ func serve(cfg platform.Config) error {
 	srv := &http.Server{
 		Addr: cfg.HTTPAddr, Handler: p.Handler,
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second,
-		MaxHeaderBytes: 64 << 10,
+		// A hard stop: below it the API answers oversized headers itself,
+		// in the contract's error shape (api.HeaderLimit).
+		MaxHeaderBytes: api.ServerMaxHeaderBytes,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()

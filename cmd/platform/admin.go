@@ -21,12 +21,14 @@ type adminWiring struct {
 	Log      *slog.Logger
 	// Now is the platform's clock (optional; sessions are stamped with it).
 	Now func() time.Time
+	// Imports is the API's cap on concurrent file imports.
+	Imports *api.Admission
 }
 
 // adminRoutes registers the web admin (/admin/) on the API's engine. A
 // wiring that cannot build the admin is logged and leaves the API alone.
 func adminRoutes(w adminWiring) func(r *gin.Engine) {
-	cfg := admin.Config{Commands: w.Commands, Reads: w.Reads, Events: w.Events, Images: w.Images, Log: w.Log, Now: w.Now}
+	cfg := admin.Config{Commands: w.Commands, Reads: w.Reads, Events: w.Events, Images: w.Images, Log: w.Log, Now: w.Now, Imports: w.Imports}
 	if w.Tokens != nil {
 		cfg.Tokens = w.Tokens
 	}

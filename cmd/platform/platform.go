@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"sync"
 	"time"
@@ -132,7 +133,10 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 		Hasher:   auth.NewPasswordHasher(cfg.Argon2, 0),
 		Tokens:   commandTokens{tokens},
 		Throttle: throttle,
-		Images:   images,
+		// As many logins hash at once as the hasher runs: the rest wait in
+		// the admission's bounded lanes, not on the hasher.
+		Admission: auth.NewLoginAdmission(auth.AdmissionConfig{Slots: runtime.GOMAXPROCS(0)}),
+		Images:    images,
 	})
 	if err != nil {
 		return err
@@ -171,11 +175,12 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	imports := api.NewAdmission(api.DefaultMaxConcurrentImports)
 	p.Handler, err = api.NewHandler(api.Config{
-		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Images: images,
+		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Head: p.Store, Images: images,
 		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
-		ReadyChecks: ready,
-		Extra:       adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now}),
+		ReadyChecks: ready, Now: cfg.Now, Imports: imports,
+		Extra: adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now, Imports: imports}),
 	})
 	return err
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, h Harness) {
 		{"key correction after grading is served", testKeyCorrection},
 		{"exam the read model has not seen is served from the store", testReadModelLag},
 		{"readers racing changes never see an older version", testRace},
+		{"scheduled exam is sealed until it opens", testScheduledSealed},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -65,12 +66,14 @@ func newID() string {
 
 // view is what the suite reads back from a document.
 type view struct {
-	ID        string         `json:"id"`
-	Title     string         `json:"title"`
-	LevelID   string         `json:"level_id"`
-	Status    string         `json:"status"`
-	Version   int64          `json:"version"`
-	Questions []viewQuestion `json:"questions"`
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	LevelID string `json:"level_id"`
+	Status  string `json:"status"`
+	Version int64  `json:"version"`
+	// QuestionCount is question_count, kept in a sealed summary.
+	QuestionCount int            `json:"question_count"`
+	Questions     []viewQuestion `json:"questions"`
 }
 
 type viewQuestion struct {
@@ -103,6 +106,18 @@ func checkDoc(t *testing.T, id string, doc projections.StudentDoc) view {
 	if v.ID != id || v.Version != doc.Version || v.Status != string(doc.Status) || v.LevelID != doc.LevelID {
 		t.Fatalf("Get(%s): doc says version %d status %q level %q, body says id %q version %d status %q level %q",
 			id, doc.Version, doc.Status, doc.LevelID, v.ID, v.Version, v.Status, v.LevelID)
+	}
+	if doc.Status == domain.StatusScheduled {
+		// Sealed: the summary only, never a question's content.
+		if len(v.Questions) != 0 || v.QuestionCount != len(questions()) {
+			t.Fatalf("Get(%s): scheduled exam not sealed (questions %d, question_count %d): %s", id, len(v.Questions), v.QuestionCount, doc.Body)
+		}
+		for _, q := range questions() {
+			if strings.Contains(string(doc.Body), q.Text) || strings.Contains(string(doc.Body), `"choices"`) || strings.Contains(string(doc.Body), `"text"`) {
+				t.Fatalf("Get(%s): scheduled exam leaks question %s: %s", id, q.ID, doc.Body)
+			}
+		}
+		return v
 	}
 	if len(v.Questions) == 0 {
 		t.Fatalf("Get(%s): no questions in %s", id, doc.Body)
@@ -355,5 +370,34 @@ func testRace(t *testing.T, h Harness) {
 		if !found || doc.Version != final || doc.Status != domain.StatusGraded {
 			t.Fatalf("settled read %d: found=%v version %d status %q, want graded version %d", i, found, doc.Version, doc.Status, final)
 		}
+	}
+}
+
+func testScheduledSealed(t *testing.T, h Harness) {
+	w := NewWorld()
+	c := h.New(t, w)
+	id := newID()
+	w.Draft(id, "L1")
+	v := w.Schedule(id)
+	for i := range 2 { // a miss, then (for a cache) a hit
+		doc, _, found := get(t, c, id) // checkDoc asserts the seal
+		if !found || doc.Version != v || doc.Status != domain.StatusScheduled {
+			t.Fatalf("read %d: found %v, version %d status %s; want the scheduled version %d", i, found, doc.Version, doc.Status, v)
+		}
+	}
+	v = w.Open(id)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		doc, body, found := get(t, c, id)
+		if found && doc.Version == v {
+			if doc.Status != domain.StatusOpen || len(body.Questions) != len(questions()) {
+				t.Fatalf("opened exam: status %s, %d questions: %s", doc.Status, len(body.Questions), doc.Body)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the opened exam is still served as version %d (want %d)", doc.Version, v)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -144,6 +144,16 @@ func (w *World) Publish(id string) int64 {
 	return w.append(id, domain.TypeExamPublished, &domain.ExamPublished{ExamID: id, Status: domain.StatusOpen, PublishedAt: w.now})
 }
 
+// Schedule publishes the exam as scheduled (it opens later).
+func (w *World) Schedule(id string) int64 {
+	return w.append(id, domain.TypeExamPublished, &domain.ExamPublished{ExamID: id, Status: domain.StatusScheduled, PublishedAt: w.now})
+}
+
+// Open records the scheduled exam's opening.
+func (w *World) Open(id string) int64 {
+	return w.append(id, domain.TypeExamOpened, &domain.ExamOpened{ExamID: id, OpenedAt: w.now})
+}
+
 // Edit changes the title (and may move the exam to another level).
 func (w *World) Edit(id, title, levelID string) int64 {
 	w.mu.RLock()
