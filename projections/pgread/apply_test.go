@@ -158,7 +158,7 @@ func TestDocumentsRoundTrip(t *testing.T) {
 	assertAllSet(t, exam)
 	assertRoundTrips(t, exam)
 	user := domain.User{ID: "u1", Email: "e@x.org", FullName: "N", Role: domain.RoleStudent, LevelID: "L1", IDNumber: "7",
-		Subject: "S", Active: true, CreatedAt: t0, Version: 4}
+		Subject: "S", Active: true, SessionEpoch: 3, CreatedAt: t0, Version: 4}
 	assertAllSet(t, user)
 	assertRoundTrips(t, user)
 	row := projections.ResultRow{ExamID: "E1", StudentID: "s1", AttemptID: "a1", Score: 0.1 + 0.2, MaxScore: 1e21, Answered: 3,

@@ -104,26 +104,29 @@ func (d *examDoc) value() *domain.Exam {
 }
 
 type userDoc struct {
-	ID        string    `json:"ID"`
-	Email     string    `json:"Email"`
-	FullName  string    `json:"FullName"`
-	Role      string    `json:"Role"`
-	LevelID   string    `json:"LevelID"`
-	IDNumber  string    `json:"IDNumber"`
-	Subject   string    `json:"Subject"`
-	Active    bool      `json:"Active"`
-	CreatedAt time.Time `json:"CreatedAt"`
-	Version   int64     `json:"Version"`
+	ID       string `json:"ID"`
+	Email    string `json:"Email"`
+	FullName string `json:"FullName"`
+	Role     string `json:"Role"`
+	LevelID  string `json:"LevelID"`
+	IDNumber string `json:"IDNumber"`
+	Subject  string `json:"Subject"`
+	Active   bool   `json:"Active"`
+	// SessionEpoch is stored for completeness; authentication reads it from
+	// the user's own stream, never from here.
+	SessionEpoch int64     `json:"SessionEpoch,omitempty"`
+	CreatedAt    time.Time `json:"CreatedAt"`
+	Version      int64     `json:"Version"`
 }
 
 func userDocOf(u *domain.User) userDoc {
 	return userDoc{ID: u.ID, Email: u.Email, FullName: u.FullName, Role: string(u.Role), LevelID: u.LevelID,
-		IDNumber: u.IDNumber, Subject: u.Subject, Active: u.Active, CreatedAt: u.CreatedAt, Version: u.Version}
+		IDNumber: u.IDNumber, Subject: u.Subject, Active: u.Active, SessionEpoch: u.SessionEpoch, CreatedAt: u.CreatedAt, Version: u.Version}
 }
 
 func (d *userDoc) value() *domain.User {
 	return &domain.User{ID: d.ID, Email: d.Email, FullName: d.FullName, Role: domain.Role(d.Role), LevelID: d.LevelID,
-		IDNumber: d.IDNumber, Subject: d.Subject, Active: d.Active, CreatedAt: d.CreatedAt, Version: d.Version}
+		IDNumber: d.IDNumber, Subject: d.Subject, Active: d.Active, SessionEpoch: d.SessionEpoch, CreatedAt: d.CreatedAt, Version: d.Version}
 }
 
 type levelDoc struct {

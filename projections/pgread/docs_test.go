@@ -23,7 +23,7 @@ func docFixtures() (domain.Exam, domain.User, domain.Level, projections.ResultRo
 		CreatedAt: docTime, PublishedAt: &docTime, ClosedAt: &later, GradedAt: &later, GradeRound: 2, KeyCorrections: 3,
 		KeyCorrectionsGraded: 2, GradesVersion: 7, Version: 9}
 	user := domain.User{ID: "u1", Email: "e@x.org", FullName: "N", Role: domain.RoleStudent, LevelID: "L1", IDNumber: "7",
-		Subject: "S", Active: true, CreatedAt: docTime, Version: 4}
+		Subject: "S", Active: true, SessionEpoch: 3, CreatedAt: docTime, Version: 4}
 	level := domain.Level{ID: "L1", Name: "Year 1", CreatedAt: docTime}
 	row := projections.ResultRow{ExamID: "E1", StudentID: "s1", AttemptID: "a1", Score: 2.5, MaxScore: 3, Answered: 1, Round: 2,
 		GradedAt: later, Questions: []domain.QuestionScore{{QuestionID: "q1", Choices: []string{"a"}, PointsAwarded: 1.5}}, Overridden: true}
@@ -45,7 +45,7 @@ func TestStoredDocumentShape(t *testing.T) {
 			`"CreatedAt":"2026-03-01T09:30:00.123456789Z","PublishedAt":"2026-03-01T09:30:00.123456789Z","ClosedAt":"2026-03-01T10:30:00.123456789Z",` +
 			`"GradedAt":"2026-03-01T10:30:00.123456789Z","GradeRound":2,"KeyCorrections":3,"KeyCorrectionsGraded":2,"GradesVersion":7,"Version":9}`},
 		{"user", userDocOf(&user), `{"ID":"u1","Email":"e@x.org","FullName":"N","Role":"student","LevelID":"L1","IDNumber":"7",` +
-			`"Subject":"S","Active":true,"CreatedAt":"2026-03-01T09:30:00.123456789Z","Version":4}`},
+			`"Subject":"S","Active":true,"SessionEpoch":3,"CreatedAt":"2026-03-01T09:30:00.123456789Z","Version":4}`},
 		{"level", levelDocOf(level), `{"ID":"L1","Name":"Year 1","CreatedAt":"2026-03-01T09:30:00.123456789Z"}`},
 		{"result", resultDocOf(&row), `{"ExamID":"E1","StudentID":"s1","AttemptID":"a1","Score":2.5,"MaxScore":3,"Answered":1,"Round":2,` +
 			`"GradedAt":"2026-03-01T10:30:00.123456789Z","Questions":[{"question_id":"q1","choices":["a"],"points_awarded":1.5}],"Overridden":true}`},
