@@ -157,7 +157,7 @@ func TestParseQTIItems(t *testing.T) {
 		}
 		checkItems(t, items, []want{{Title: "Unattended Luggage", Text: "Look at the text in the picture.\n\nWhat does it say?", Kind: domain.KindSingle,
 			Choices: []string{"You must stay with your luggage at all times.", "Do not let someone else look after your luggage.", "Remember your luggage when you leave."},
-			Keys: []string{"ChoiceA", "ChoiceB", "ChoiceC"}, Correct: []string{"ChoiceA"}, Points: 1}})
+			Keys:    []string{"ChoiceA", "ChoiceB", "ChoiceC"}, Correct: []string{"ChoiceA"}, Points: 1}})
 	})
 	t.Run("3.0 prefixed, multiple with a mapping", func(t *testing.T) {
 		items, err := ParseQTIItem(fixture(t, "item30.xml"))
@@ -210,9 +210,9 @@ func TestParseQTIPackage(t *testing.T) {
 	t.Parallel()
 	img := `<p><img src="img/pixel.png" alt=""/></p>`
 	data := makeZip(t, map[string]string{
-		"imsmanifest.xml":    manifest21,
-		"items/second.xml":   strings.Replace(string(fixture(t, "item21.xml")), "<p>Look", img+"<p>Look", 1),
-		"items/first.xml":    string(fixture(t, "item30.xml")),
+		"imsmanifest.xml":     manifest21,
+		"items/second.xml":    strings.Replace(string(fixture(t, "item21.xml")), "<p>Look", img+"<p>Look", 1),
+		"items/first.xml":     string(fixture(t, "item30.xml")),
 		"items/img/pixel.png": string(onePixelPNG),
 	})
 	items, err := ParseQTIPackage(openZip(t, data))
