@@ -175,6 +175,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	authed.GET("/exams/:id/results", s.examResults)
 	authed.GET("/exams/:id/stats", s.examStats)
 	authed.GET("/exams/:id/events", s.examEvents)
+	authed.GET("/exams/:id/questions/export", s.exportQuestions)
 
 	authed.POST("/exams/:id/attempt", s.startAttempt)
 	authed.GET("/exams/:id/attempt", s.getAttempt)
@@ -193,6 +194,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	uploads := r.Group("/api/v1")
 	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.uploadImage)
 	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importResults)
+	uploads.POST("/exams/:id/questions/import", BodyLimit(questionImportBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importQuestions)
 
 	if cfg.Extra != nil {
 		cfg.Extra(r, s.authenticate)

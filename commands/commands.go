@@ -156,7 +156,9 @@ type Handlers struct {
 	Idempotency    *IdempotencyHandler
 	UploadImage    *UploadImageHandler
 	ImportResults  *ImportResultsHandler
-	ExamStats      *ExamStatsHandler
+	// ImportQuestions appends a question file's questions to a draft.
+	ImportQuestions *ImportQuestionsHandler
+	ExamStats       *ExamStatsHandler
 }
 
 // New builds every handler over the same dependencies.
@@ -169,31 +171,32 @@ func New(d Deps) (*Handlers, error) {
 	w := &writer{store: d.Store, now: d.Now, newID: d.NewID}
 	base := handlerBase{locks: &streamLocks{}, repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger, images: d.Images}
 	return &Handlers{
-		Repo:           repo,
-		CreateLevel:    &CreateLevelHandler{base},
-		RegisterUser:   &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
-		UpdateUser:     &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
-		BootstrapAdmin: &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
-		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle},
-		Refresh:        &RefreshHandler{handlerBase: base, tokens: d.Tokens},
-		Logout:         &LogoutHandler{handlerBase: base, tokens: d.Tokens},
-		DraftExam:      &DraftExamHandler{base},
-		ReplaceExam:    &ReplaceExamHandler{base},
-		AddQuestion:    &AddQuestionHandler{base},
-		UpdateQuestion: &UpdateQuestionHandler{base},
-		RemoveQuestion: &RemoveQuestionHandler{base},
-		PublishExam:    &PublishExamHandler{base},
-		CloseExam:      &CloseExamHandler{base},
-		CorrectKey:     &CorrectAnswerKeyHandler{base},
-		ScheduleTick:   &ScheduleTickHandler{base},
-		StartAttempt:   &StartAttemptHandler{base},
-		SaveAnswers:    &SaveAnswersHandler{base},
-		SubmitAttempt:  &SubmitAttemptHandler{base},
-		GradeExam:      &GradeExamHandler{base},
-		Idempotency:    &IdempotencyHandler{base},
-		UploadImage:    &UploadImageHandler{base},
-		ImportResults:  &ImportResultsHandler{base},
-		ExamStats:      &ExamStatsHandler{base},
+		Repo:            repo,
+		CreateLevel:     &CreateLevelHandler{base},
+		RegisterUser:    &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
+		UpdateUser:      &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
+		BootstrapAdmin:  &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
+		Login:           &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle},
+		Refresh:         &RefreshHandler{handlerBase: base, tokens: d.Tokens},
+		Logout:          &LogoutHandler{handlerBase: base, tokens: d.Tokens},
+		DraftExam:       &DraftExamHandler{base},
+		ReplaceExam:     &ReplaceExamHandler{base},
+		AddQuestion:     &AddQuestionHandler{base},
+		UpdateQuestion:  &UpdateQuestionHandler{base},
+		RemoveQuestion:  &RemoveQuestionHandler{base},
+		PublishExam:     &PublishExamHandler{base},
+		CloseExam:       &CloseExamHandler{base},
+		CorrectKey:      &CorrectAnswerKeyHandler{base},
+		ScheduleTick:    &ScheduleTickHandler{base},
+		StartAttempt:    &StartAttemptHandler{base},
+		SaveAnswers:     &SaveAnswersHandler{base},
+		SubmitAttempt:   &SubmitAttemptHandler{base},
+		GradeExam:       &GradeExamHandler{base},
+		Idempotency:     &IdempotencyHandler{base},
+		UploadImage:     &UploadImageHandler{base},
+		ImportResults:   &ImportResultsHandler{base},
+		ImportQuestions: &ImportQuestionsHandler{base},
+		ExamStats:       &ExamStatsHandler{base},
 	}, nil
 }
 
