@@ -254,7 +254,9 @@ func TestQuestionImportRefused(t *testing.T) {
 	})
 	t.Run("published", func(t *testing.T) {
 		pub := e.publishedExam(w.doctor, w.levelA, nil)
-		nothingAppended(t, func() *resp { return e.uploadForm("/exams/"+pub.ID+"/questions/import", w.doctor.Access, []byte(giftBank)) }).
+		nothingAppended(t, func() *resp {
+			return e.uploadForm("/exams/"+pub.ID+"/questions/import", w.doctor.Access, []byte(giftBank))
+		}).
 			wantError(t, http.StatusConflict, "exam_not_editable")
 	})
 }
