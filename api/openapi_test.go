@@ -59,6 +59,7 @@ var openAPICoreOperations = []string{
 	"GET /exams/{id}/result",
 	"GET /audit/events",
 	"POST /exams/{id}/questions/import",
+	"POST /users/import",
 }
 
 // openAPIPublicOperations need no bearer token: they must override the document's
@@ -519,6 +520,10 @@ var openAPIShapes = []struct {
 	{"ImportRowProblem", domain.RowProblem{}, true},
 	{"QuestionImportResult", questionImportView{}, true},
 	{"ImportItemProblem", questions.Problem{}, true},
+	{"RosterImportResult", rosterImportView{}, true},
+	{"RosterUser", rosterUserView{}, true},
+	{"GeneratedPassword", generatedPasswordView{}, true},
+	{"RosterProblem", domain.RosterProblem{}, true},
 	{"ExamStats", examStatsView{}, true},
 	{"QuestionStats", questionStatsView{}, true},
 	{"ScoreCount", scoreCountView{}, true},

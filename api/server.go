@@ -158,6 +158,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 
 	authed.POST("/users", s.createUser)
 	authed.GET("/users", s.listUsers)
+	authed.GET("/users/export", s.exportUsers)
 	authed.GET("/users/:id", s.getUser)
 	authed.PATCH("/users/:id", s.patchUser)
 
@@ -194,6 +195,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	uploads := r.Group("/api/v1")
 	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.uploadImage)
 	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importResults)
+	uploads.POST("/users/import", BodyLimit(rosterBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importUsers)
 	uploads.POST("/exams/:id/questions/import", BodyLimit(questionImportBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importQuestions)
 
 	if cfg.Extra != nil {

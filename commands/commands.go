@@ -158,7 +158,9 @@ type Handlers struct {
 	ImportResults  *ImportResultsHandler
 	// ImportQuestions appends a question file's questions to a draft.
 	ImportQuestions *ImportQuestionsHandler
-	ExamStats       *ExamStatsHandler
+	// ImportRoster registers the users of a roster file, all or none.
+	ImportRoster *ImportRosterHandler
+	ExamStats    *ExamStatsHandler
 }
 
 // New builds every handler over the same dependencies.
@@ -196,6 +198,7 @@ func New(d Deps) (*Handlers, error) {
 		UploadImage:     &UploadImageHandler{base},
 		ImportResults:   &ImportResultsHandler{base},
 		ImportQuestions: &ImportQuestionsHandler{base},
+		ImportRoster:    &ImportRosterHandler{handlerBase: base, hasher: d.Hasher},
 		ExamStats:       &ExamStatsHandler{base},
 	}, nil
 }

@@ -46,6 +46,7 @@ func samplePayloads() map[string]any {
 		TypeUserReactivated:  &UserReactivated{UserID: "u1"},
 		TypePasswordSet:      &PasswordSet{UserID: "u1", PasswordHash: "$argon2id$v=19$..."},
 		TypeEmailReserved:    &EmailReserved{Email: "a@b.co", UserID: "u1"},
+		TypeEmailReleased:    &EmailReleased{Email: "a@b.co", UserID: "u1"},
 		TypeLevelCreated:     &LevelCreated{LevelID: "l1", Name: "Year 1", CreatedAt: at},
 		TypeSessionStarted:   &SessionStarted{FamilyID: "f1", UserID: "u1", StartedAt: at},
 		TypeSessionRefreshed: &SessionRefreshed{FamilyID: "f1", Generation: 3},
@@ -71,8 +72,8 @@ func zeroFields(p any) []string {
 
 func TestEventTypeNames(t *testing.T) {
 	types := EventTypes()
-	if len(types) != 27 {
-		t.Errorf("%d event types, want 27 (update this test and docs/events.md together)", len(types))
+	if len(types) != 28 {
+		t.Errorf("%d event types, want 28 (update this test and docs/events.md together)", len(types))
 	}
 	name := regexp.MustCompile(`^[a-z]+\.[a-z_]+\.v[1-9][0-9]*$`)
 	seen := map[string]bool{}
