@@ -195,7 +195,10 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	uploads := r.Group("/api/v1")
 	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.uploadImage)
 	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importResults)
-	uploads.POST("/users/import", BodyLimit(rosterBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importUsers)
+	// Not behind s.idempotent: it would keep the response, generated
+	// passwords included, in the event log; the command is idempotent by
+	// itself under an Idempotency-Key (commands.ImportRosterHandler).
+	uploads.POST("/users/import", BodyLimit(rosterBodyLimit), s.authenticate, s.readYourWrites, s.importUsers)
 	uploads.POST("/exams/:id/questions/import", BodyLimit(questionImportBodyLimit), s.authenticate, s.readYourWrites, s.idempotent, s.importQuestions)
 
 	if cfg.Extra != nil {

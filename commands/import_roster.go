@@ -36,12 +36,15 @@ import (
 // A crash during step 3 can leave part of a roster registered (there is no
 // saga log to resume from). With an Idempotency-Key the user ids and event
 // ids derive from the key and the address, so sending the same request
-// again completes the roster instead of duplicating it; without one,
-// the reservations of the missing users become orphans that any
-// registration may take over after a minute (RegisterUser).
+// again completes the roster instead of duplicating it (addresses held by
+// the users it would create do not count as taken); without one, the
+// reservations of the missing users become orphans that any registration
+// may take over after a minute (RegisterUser).
 //
 // Rows without a password get one generated from crypto/rand, returned once
-// in the result and never logged.
+// in the result and never logged nor stored (only its hash). So a retry
+// cannot show again the passwords of users an earlier attempt created:
+// those rows are left out of Generated, and their passwords must be reset.
 type ImportRosterHandler struct {
 	handlerBase
 	hasher PasswordHasher
@@ -84,7 +87,9 @@ func (h *ImportRosterHandler) Handle(ctx context.Context, m Meta, rows []domain.
 			if err != nil {
 				return RosterResult{}, err
 			}
-			taken[email] = u != nil
+			// A user this very import created (a retry with the same
+			// Idempotency-Key) does not take the address.
+			taken[email] = u != nil && !(m.IdempotencyKey != "" && u.ID == h.userID(m, email))
 		}
 	}
 	plan, err := domain.PlanRoster(rows, levels, taken)
@@ -100,14 +105,14 @@ func (h *ImportRosterHandler) Handle(ctx context.Context, m Meta, rows []domain.
 		return out, nil
 	}
 
+	generated := make([]bool, len(plan))
 	for i := range plan {
 		if plan[i].Password == "" {
 			p, err := generatePassword()
 			if err != nil {
 				return RosterResult{}, err
 			}
-			plan[i].Password = p
-			out.Generated = append(out.Generated, GeneratedPassword{Email: plan[i].Email, Password: p})
+			plan[i].Password, generated[i] = p, true
 		}
 	}
 	hashes, err := h.hashAll(ctx, plan)
@@ -122,7 +127,7 @@ func (h *ImportRosterHandler) Handle(ctx context.Context, m Meta, rows []domain.
 	}
 	todo := make([]pending, len(plan))
 	for i, in := range plan {
-		id := m.entityID(h.newID, "roster-user|"+in.Email)
+		id := h.userID(m, in.Email)
 		reserve, creds, user, err := domain.RegisterUser(id, in, hashes[i], now)
 		if err != nil {
 			return RosterResult{}, err
@@ -147,9 +152,15 @@ func (h *ImportRosterHandler) Handle(ctx context.Context, m Meta, rows []domain.
 
 	// 3. Credentials and users.
 	for i, p := range todo {
-		if _, err := h.w.append(ctx, m, domain.CredentialsStream(p.id), eventstore.NoStream, now, []domain.Event{p.creds}); err != nil {
+		creds, err := h.w.append(ctx, m, domain.CredentialsStream(p.id), eventstore.NoStream, now, []domain.Event{p.creds})
+		if err != nil {
 			h.undo(ctx, m, plan, i, func(j int) string { return todo[j].id }, now)
 			return RosterResult{}, fmt.Errorf("roster row %d: %w", p.row, err)
+		}
+		// A retry finds the credentials of the first attempt: the password
+		// generated now was never set, and the first one was never stored.
+		if generated[i] && !creds.Duplicate {
+			out.Generated = append(out.Generated, GeneratedPassword{Email: plan[i].Email, Password: plan[i].Password})
 		}
 		res, err := h.w.append(ctx, m, domain.UserStream(p.id), eventstore.NoStream, now, []domain.Event{p.user})
 		if err != nil {
@@ -168,6 +179,12 @@ func (h *ImportRosterHandler) Handle(ctx context.Context, m Meta, rows []domain.
 		out.Position = max(out.Position, res.LastPosition)
 	}
 	return out, nil
+}
+
+// userID names the user a row creates: random, or derived from the
+// Idempotency-Key and the address, so a retry names the same users.
+func (h *ImportRosterHandler) userID(m Meta, email string) string {
+	return m.entityID(h.newID, "roster-user|"+domain.NormalizeEmail(email))
 }
 
 // reserve holds an address for the import (a retry of the same import

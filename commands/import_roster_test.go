@@ -179,3 +179,41 @@ func TestImportRosterUndoesAFailedImport(t *testing.T) {
 		t.Fatalf("the third address: %v", err)
 	}
 }
+
+// TestImportRosterRetried: the same import sent again with the same
+// Idempotency-Key (its answer was lost) creates nobody twice and shows no
+// password it did not set.
+func TestImportRosterRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := openStore(t)
+	h := newHandlers(t, store)
+	lvl, err := h.CreateLevel.Handle(ctx, commands.Meta{Actor: admin}, "Year 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := commands.Meta{Actor: admin, IdempotencyKey: "roster-7"}
+	first, err := h.ImportRoster.Handle(ctx, m, rosterRows(lvl.Level.ID), false)
+	if err != nil || len(first.Generated) != 2 {
+		t.Fatalf("%+v %v", first, err)
+	}
+	again, err := newHandlers(t, store).ImportRoster.Handle(ctx, m, rosterRows(lvl.Level.ID), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Created) != 3 || again.Created[0].ID != first.Created[0].ID || len(again.Generated) != 0 {
+		t.Fatalf("retry: %+v", again)
+	}
+	if n := countType(t, store, domain.TypeUserRegistered); n != 3 {
+		t.Fatalf("%d users registered", n)
+	}
+	if _, err := h.Login.Handle(ctx, commands.Meta{}, "first@school.test", first.Generated[0].Password); err != nil {
+		t.Fatalf("the first password no longer logs in: %v", err)
+	}
+	// Another key is another import: the addresses are taken.
+	_, err = h.ImportRoster.Handle(ctx, commands.Meta{Actor: admin, IdempotencyKey: "roster-8"}, rosterRows(lvl.Level.ID), false)
+	var re *domain.RosterError
+	if !errors.As(err, &re) || len(re.Rows) != 3 {
+		t.Fatalf("another key: %v", err)
+	}
+}

@@ -3,10 +3,11 @@
 // and 2.1 (single items and content packages). It turns a file into the
 // platform's domain.QuestionInput values, in file order, and back.
 //
-// It is a pure package (the standard library and domain only) at the top of
-// the tree rather than under api/ or commands/: the HTTP API imports a file
-// with it, the web admin previews one, and nothing here does I/O, so every
-// parser is fuzzed and round-tripped without a server. Zip packages are
+// It is a pure package (the standard library, domain, and
+// golang.org/x/net/html to read HTML question text) at the top of the tree
+// rather than under api/ or commands/: it belongs to neither side (the HTTP
+// API and, through it, the web admin use it), and nothing here does I/O, so
+// every parser is fuzzed and round-tripped without a server. Zip packages are
 // opened by the caller (with internal/safezip, which bounds what they
 // unpack to) and handed in as a Package.
 //
