@@ -10,8 +10,8 @@
 //	grade.score_overridden.v1 GradeEvent           Graded     (actor: the doctor or admin; generated: the Score)
 //
 // Every other event maps to nothing. It is a pure function of an event:
-// what to send, to whom (the key is the student's id, so one student's
-// events stay in order on one partition), with the event's own id as the
+// what to send, to whom (the key is the student's id: one partition per
+// student, an attempt's events in their order), with the event's own id as the
 // Caliper event id (urn:uuid:…), so a redelivered event (the bus is at
 // least once) carries the same id and consumers drop the duplicate. The
 // sending is the caller's (cmd/platform's Caliper projection).
