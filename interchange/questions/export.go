@@ -44,6 +44,9 @@ type File struct {
 // Export writes the questions in the format. GIFT and Aiken carry no
 // images (a question's image is left out); Moodle XML embeds them as
 // @@PLUGINFILE@@ files and a QTI 3.0 package as files beside the items.
+// What a format has no word for travels in what its readers ignore: points
+// in GIFT comments, the negative_points of true/false and multiple-answer
+// questions in an <examhall_negative_points> element of Moodle XML.
 // Aiken cannot carry multiple-answer or true/false questions, points or
 // penalties: a list of those is a *NotRepresentableError.
 func Export(f Format, qs []domain.Question, images Images) (File, error) {
@@ -230,6 +233,9 @@ func ExportMoodleXML(qs []domain.Question, images Images) ([]byte, error) {
 		switch q.Kind {
 		case domain.KindTrueFalse:
 			mq.Type = "truefalse"
+			if q.NegativePoints > 0 {
+				mq.NegativePoints = formatNum(q.NegativePoints)
+			}
 			t, f := "100", "0"
 			if !isCorrect(q, "true") {
 				t, f = "0", "100"
@@ -237,6 +243,9 @@ func ExportMoodleXML(qs []domain.Question, images Images) ([]byte, error) {
 			mq.Answers = []mxAnswer{{Fraction: t, Format: "moodle_auto_format", Text: "true"}, {Fraction: f, Format: "moodle_auto_format", Text: "false"}}
 		case domain.KindSingle, domain.KindMultiple:
 			mq.Single = strconv.FormatBool(q.Kind == domain.KindSingle)
+			if q.Kind == domain.KindMultiple && q.NegativePoints > 0 {
+				mq.NegativePoints = formatNum(q.NegativePoints)
+			}
 			for _, c := range q.Choices {
 				w := wrongFraction(q)
 				if q.Kind == domain.KindMultiple {

@@ -200,11 +200,15 @@ func parseGIFTQuestion(s string, line int, meta string) (*Item, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Matching questions are "=" answers that all pair with "->"; an
+	// arrow in a multiple-choice answer is only text.
+	matching := !hasWrong
 	for _, a := range answers {
-		if indexUnescaped(a.text, "->", 0) >= 0 {
-			it.Unsupported = "is a matching question"
-			return it, nil
-		}
+		matching = matching && indexUnescaped(a.text, "->", 0) >= 0
+	}
+	if matching {
+		it.Unsupported = "is a matching question"
+		return it, nil
 	}
 	if !hasWrong {
 		it.Unsupported = "is a short-answer question (its answers are typed, not chosen)"

@@ -37,6 +37,10 @@ type mxQuestion struct {
 	DefaultGrade string     `xml:"defaultgrade"`
 	Single       string     `xml:"single"`
 	Answers      []mxAnswer `xml:"answer"`
+	// NegativePoints is ours: what a wrong true/false answer costs, or a
+	// multiple-answer question below 0, which Moodle's grading has no word
+	// for (its importer skips elements it does not know).
+	NegativePoints string `xml:"examhall_negative_points,omitempty"`
 }
 
 type mxRich struct {
@@ -159,11 +163,9 @@ func moodleItem(q mxQuestion) Item {
 		for _, a := range answers {
 			if a.fraction > 100-tolerance {
 				switch strings.ToLower(a.text) {
-				case "true":
-					it.Question = trueFalse(text, true, points)
-					return it
-				case "false":
-					it.Question = trueFalse(text, false, points)
+				case "true", "false":
+					it.Question = trueFalse(text, strings.EqualFold(a.text, "true"), points)
+					it.Unsupported = ourNegativePoints(&it.Question, q.NegativePoints)
 					return it
 				}
 			}
@@ -173,7 +175,23 @@ func moodleItem(q mxQuestion) Item {
 	}
 	single := strings.TrimSpace(strings.ToLower(q.Single))
 	it.Question, it.Unsupported = fromAnswers(text, answers, points, single == "false" || single == "0")
+	if it.Unsupported == "" && it.Question.Kind == domain.KindMultiple {
+		it.Unsupported = ourNegativePoints(&it.Question, q.NegativePoints)
+	}
 	return it
+}
+
+// ourNegativePoints applies <examhall_negative_points> (see Export).
+func ourNegativePoints(q *domain.QuestionInput, v string) string {
+	if v = strings.TrimSpace(v); v == "" {
+		return ""
+	}
+	n, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		return "its examhall_negative_points " + strconv.Quote(v) + " is not a number"
+	}
+	q.NegativePoints = &n
+	return ""
 }
 
 // pluginImage finds the one @@PLUGINFILE@@ image a question text shows.

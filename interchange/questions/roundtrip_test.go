@@ -3,7 +3,9 @@ package questions
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/examhall/exam/domain"
@@ -141,12 +143,14 @@ func TestRoundTrip(t *testing.T) {
 			Correct: []string{"b"}, Points: f(2), NegativePoints: f(1)})
 		roundTrip(t, GIFT, qs, nil)
 		roundTrip(t, QTI, qs, nil)
+		roundTrip(t, MoodleXML, qs, nil)
 	})
 	t.Run("a penalty over the points", func(t *testing.T) {
 		qs := normalized(t, domain.QuestionInput{Text: "Harsh.", Kind: domain.KindSingle, Choices: choices("p", "q"),
 			Correct: []string{"a"}, Points: f(1), NegativePoints: f(3)})
 		roundTrip(t, GIFT, qs, nil)
 		roundTrip(t, QTI, qs, nil)
+		roundTrip(t, MoodleXML, qs, nil)
 	})
 	t.Run("qti keeps its own keys", func(t *testing.T) {
 		qs := normalized(t, domain.QuestionInput{Text: "Keys.", Kind: domain.KindSingle,
@@ -165,4 +169,64 @@ func TestRoundTrip(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestRoundTripRandom: many random questions (texts full of each format's
+// special characters, every kind, points and penalties) survive every
+// format that can carry them.
+func TestRoundTripRandom(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	alphabet := []rune(`ab Z09 {}=~#:\%<>&"'/é漢 -.!?`)
+	text := func(n int) string {
+		out := make([]rune, 1+r.IntN(n))
+		for i := range out {
+			out[i] = alphabet[r.IntN(len(alphabet))]
+		}
+		s := strings.Join(strings.Fields(string(out)), " ")
+		if s == "" || strings.HasPrefix(s, "%") || strings.HasPrefix(s, "->") {
+			s = "x" + s
+		}
+		return s
+	}
+	var ins []domain.QuestionInput
+	for range 200 {
+		points := []float64{0.5, 1, 2, 3.25}[r.IntN(4)]
+		in := domain.QuestionInput{Text: text(40), Points: &points}
+		if r.IntN(3) == 0 {
+			in.Text += "\nline two " + text(10)
+		}
+		switch r.IntN(3) {
+		case 0:
+			in.Kind = domain.KindTrueFalse
+			in.Correct = []string{[]string{"true", "false"}[r.IntN(2)]}
+		case 1:
+			in.Kind = domain.KindSingle
+			n := 2 + r.IntN(5)
+			for i := range n {
+				in.Choices = append(in.Choices, domain.Choice{Text: fmt.Sprintf("%d %s", i, text(12))})
+			}
+			in.Correct = []string{string(rune('a' + r.IntN(n)))}
+		default:
+			in.Kind = domain.KindMultiple
+			n := 2 + r.IntN(5)
+			for i := range n {
+				in.Choices = append(in.Choices, domain.Choice{Text: fmt.Sprintf("%d %s", i, text(12))})
+			}
+			for i := range n {
+				if r.IntN(2) == 0 || (i == n-1 && len(in.Correct) == 0) {
+					in.Correct = append(in.Correct, string(rune('a'+i)))
+				}
+			}
+		}
+		if r.IntN(2) == 0 {
+			neg := []float64{0.25, 0.5, 1}[r.IntN(3)]
+			in.NegativePoints = &neg
+		}
+		ins = append(ins, in)
+	}
+	qs := normalized(t, ins...)
+	for _, format := range []Format{GIFT, MoodleXML, QTI} {
+		t.Run(string(format), func(t *testing.T) { roundTrip(t, format, qs, nil) })
+	}
 }
