@@ -19,6 +19,10 @@ import (
 // maxInterchangeFile is what the admin forwards (its form limit is 6 MiB).
 const maxInterchangeFile = 5 << 20
 
+// maxPreviewedRoster: the confirmation form carries the previewed file in
+// base64 (4/3 of it), within the 6 MiB form limit.
+const maxPreviewedRoster = 4 << 20
+
 // itemProblem is a question of a file the platform cannot represent.
 type itemProblem struct {
 	Index  int    `json:"index"`
@@ -257,6 +261,9 @@ func (h *Handler) rosterPreview(c *gin.Context) {
 		return
 	}
 	data, problem := uploadedFile(c)
+	if problem == "" && len(data) > maxPreviewedRoster {
+		problem = "The file is larger than 4 MiB: a preview cannot carry it to the confirmation. Split it, or import it through the API (POST /api/v1/users/import)."
+	}
 	if problem != "" {
 		h.renderRoster(c, http.StatusBadRequest, rosterData{Step: "form", Error: problem})
 		return
