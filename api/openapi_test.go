@@ -21,6 +21,7 @@ import (
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
+	"github.com/examhall/exam/interchange/questions"
 	"github.com/examhall/exam/projections"
 	"github.com/gin-gonic/gin"
 )
@@ -57,6 +58,8 @@ var openAPICoreOperations = []string{
 	"GET /exams/{id}/attempt",
 	"GET /exams/{id}/result",
 	"GET /audit/events",
+	"POST /exams/{id}/questions/import",
+	"POST /users/import",
 }
 
 // openAPIPublicOperations need no bearer token: they must override the document's
@@ -516,6 +519,12 @@ var openAPIShapes = []struct {
 	{"ScoreChange", scoreChangeView{}, true},
 	{"ImportResult", importResultView{}, true},
 	{"ImportRowProblem", domain.RowProblem{}, true},
+	{"QuestionImportResult", questionImportView{}, true},
+	{"ImportItemProblem", questions.Problem{}, true},
+	{"RosterImportResult", rosterImportView{}, true},
+	{"RosterUser", rosterUserView{}, true},
+	{"GeneratedPassword", generatedPasswordView{}, true},
+	{"RosterProblem", domain.RosterProblem{}, true},
 	{"ExamStats", examStatsView{}, true},
 	{"QuestionStats", questionStatsView{}, true},
 	{"ScoreCount", scoreCountView{}, true},

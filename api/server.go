@@ -195,6 +195,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 
 	authed.POST("/users", s.createUser)
 	authed.GET("/users", s.listUsers)
+	authed.GET("/users/export", s.exportUsers)
 	authed.GET("/users/:id", s.getUser)
 	authed.PATCH("/users/:id", s.patchUser)
 
@@ -212,6 +213,7 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	authed.GET("/exams/:id/results", s.examResults)
 	authed.GET("/exams/:id/stats", s.examStats)
 	authed.GET("/exams/:id/events", s.examEvents)
+	authed.GET("/exams/:id/questions/export", s.exportQuestions)
 
 	authed.POST("/exams/:id/attempt", s.startAttempt)
 	authed.GET("/exams/:id/attempt", s.getAttempt)
@@ -230,6 +232,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	uploads := r.Group("/api/v1")
 	uploads.POST("/images", BodyLimit(imageBodyLimit), s.authenticate, s.readYourWrites, preconditions, idempotent, s.uploadImage)
 	uploads.POST("/exams/:id/results/import", BodyLimit(importBodyLimit), s.authenticate, s.readYourWrites, preconditions, idempotent, s.importResults)
+	// Not behind idempotent: it would keep the response, generated
+	// passwords included, in the event log; the command is idempotent by
+	// itself under an Idempotency-Key (commands.ImportRosterHandler).
+	uploads.POST("/users/import", BodyLimit(rosterBodyLimit), s.authenticate, s.readYourWrites, s.importUsers)
+	uploads.POST("/exams/:id/questions/import", BodyLimit(questionImportBodyLimit), s.authenticate, s.readYourWrites, preconditions, idempotent, s.importQuestions)
 
 	if cfg.Extra != nil {
 		cfg.Extra(r)

@@ -178,7 +178,11 @@ type Handlers struct {
 	Idempotency    *IdempotencyHandler
 	UploadImage    *UploadImageHandler
 	ImportResults  *ImportResultsHandler
-	ExamStats      *ExamStatsHandler
+	// ImportQuestions appends a question file's questions to a draft.
+	ImportQuestions *ImportQuestionsHandler
+	// ImportRoster registers the users of a roster file, all or none.
+	ImportRoster *ImportRosterHandler
+	ExamStats    *ExamStatsHandler
 }
 
 // New builds every handler over the same dependencies.
@@ -191,33 +195,35 @@ func New(d Deps) (*Handlers, error) {
 	w := &writer{store: d.Store, now: d.Now, newID: d.NewID}
 	base := handlerBase{locks: &streamLocks{}, repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger, images: d.Images}
 	return &Handlers{
-		Repo:           repo,
-		CreateLevel:    &CreateLevelHandler{base},
-		RegisterUser:   &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
-		UpdateUser:     &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
-		BootstrapAdmin: &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
-		Login:          &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle, admission: d.Admission},
-		Refresh:        &RefreshHandler{handlerBase: base, tokens: d.Tokens},
-		Logout:         &LogoutHandler{handlerBase: base, tokens: d.Tokens},
-		LogoutAll:      &LogoutAllHandler{base},
-		ChangePassword: &ChangePasswordHandler{handlerBase: base, hasher: d.Hasher, throttle: d.Throttle},
-		DraftExam:      &DraftExamHandler{base},
-		ReplaceExam:    &ReplaceExamHandler{base},
-		AddQuestion:    &AddQuestionHandler{base},
-		UpdateQuestion: &UpdateQuestionHandler{base},
-		RemoveQuestion: &RemoveQuestionHandler{base},
-		PublishExam:    &PublishExamHandler{base},
-		CloseExam:      &CloseExamHandler{base},
-		CorrectKey:     &CorrectAnswerKeyHandler{base},
-		ScheduleTick:   &ScheduleTickHandler{base},
-		StartAttempt:   &StartAttemptHandler{base},
-		SaveAnswers:    &SaveAnswersHandler{base},
-		SubmitAttempt:  &SubmitAttemptHandler{base},
-		GradeExam:      &GradeExamHandler{base},
-		Idempotency:    &IdempotencyHandler{base},
-		UploadImage:    &UploadImageHandler{base},
-		ImportResults:  &ImportResultsHandler{base},
-		ExamStats:      &ExamStatsHandler{base},
+		Repo:            repo,
+		CreateLevel:     &CreateLevelHandler{base},
+		RegisterUser:    &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
+		UpdateUser:      &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
+		BootstrapAdmin:  &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
+		Login:           &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle, admission: d.Admission},
+		Refresh:         &RefreshHandler{handlerBase: base, tokens: d.Tokens},
+		Logout:          &LogoutHandler{handlerBase: base, tokens: d.Tokens},
+		LogoutAll:       &LogoutAllHandler{base},
+		ChangePassword:  &ChangePasswordHandler{handlerBase: base, hasher: d.Hasher, throttle: d.Throttle},
+		DraftExam:       &DraftExamHandler{base},
+		ReplaceExam:     &ReplaceExamHandler{base},
+		AddQuestion:     &AddQuestionHandler{base},
+		UpdateQuestion:  &UpdateQuestionHandler{base},
+		RemoveQuestion:  &RemoveQuestionHandler{base},
+		PublishExam:     &PublishExamHandler{base},
+		CloseExam:       &CloseExamHandler{base},
+		CorrectKey:      &CorrectAnswerKeyHandler{base},
+		ScheduleTick:    &ScheduleTickHandler{base},
+		StartAttempt:    &StartAttemptHandler{base},
+		SaveAnswers:     &SaveAnswersHandler{base},
+		SubmitAttempt:   &SubmitAttemptHandler{base},
+		GradeExam:       &GradeExamHandler{base},
+		Idempotency:     &IdempotencyHandler{base},
+		UploadImage:     &UploadImageHandler{base},
+		ImportResults:   &ImportResultsHandler{base},
+		ImportQuestions: &ImportQuestionsHandler{base},
+		ImportRoster:    &ImportRosterHandler{handlerBase: base, hasher: d.Hasher},
+		ExamStats:       &ExamStatsHandler{base},
 	}, nil
 }
 

@@ -87,17 +87,21 @@ func (h *RegisterUserHandler) register(ctx context.Context, m Meta, in domain.Re
 // takeOverOrphan re-reserves an address whose reservation never got its
 // user (the registering process died between appends); otherwise the address
 // is taken.
-func (h *RegisterUserHandler) takeOverOrphan(ctx context.Context, m Meta, email string, reserve domain.Event, now time.Time) error {
+// A released address (email.released.v1) is free at once. (A method of
+// handlerBase: the roster import reserves the same way.)
+func (h handlerBase) takeOverOrphan(ctx context.Context, m Meta, email string, reserve domain.Event, now time.Time) error {
 	held, err := h.repo.loadReservation(ctx, email)
 	if err != nil {
 		return err
 	}
-	holder, err := h.repo.LoadUser(ctx, held.UserID)
-	if err != nil {
-		return err
-	}
-	if holder.Exists() || now.Sub(held.ReservedAt) < orphanAfter {
-		return domain.ErrEmailTaken
+	if !held.Released {
+		holder, err := h.repo.LoadUser(ctx, held.UserID)
+		if err != nil {
+			return err
+		}
+		if holder.Exists() || now.Sub(held.ReservedAt) < orphanAfter {
+			return domain.ErrEmailTaken
+		}
 	}
 	if _, err := h.w.append(ctx, m, domain.EmailStream(email), held.Version, now, []domain.Event{reserve}); err != nil {
 		if errors.Is(err, domain.ErrConflict) {

@@ -159,7 +159,9 @@ func (r *Repository) loadSession(ctx context.Context, familyID string) (*domain.
 
 // reservation is the current holder of an email address.
 type reservation struct {
-	UserID     string
+	UserID string
+	// Released: the last event gave the address up (UserID is "").
+	Released   bool
 	ReservedAt time.Time
 	Version    int64
 }
@@ -176,6 +178,11 @@ func (r *Repository) loadReservation(ctx context.Context, email string) (reserva
 		var d domain.EmailReserved
 		if err := json.Unmarshal(rec.Data, &d); err != nil {
 			return reservation{}, fmt.Errorf("decode reservation: %w", err)
+		}
+		if rec.Type == domain.TypeEmailReleased {
+			// Given up: nobody holds the address.
+			res = reservation{Released: true, ReservedAt: rec.OccurredAt, Version: rec.Version}
+			continue
 		}
 		res = reservation{UserID: d.UserID, ReservedAt: rec.OccurredAt, Version: rec.Version}
 	}

@@ -365,6 +365,10 @@ func TestNginxBodyLimits(t *testing.T) {
 		{"/api/v1/exams/e1/results/import", 5*mib + 64*kib, true},
 		{"/api/v1/exams/e1/results/import", 5*mib + 64*kib + 1, false},
 		{"/admin/exams/e1/results/import", 5*mib + 64*kib, true},
+		{"/api/v1/users/import", 5*mib + 64*kib, true},
+		{"/api/v1/users/import", 5*mib + 64*kib + 1, false},
+		{"/api/v1/exams/e1/questions/import", 8*mib + 64*kib, true},
+		{"/api/v1/exams/e1/questions/import", 8*mib + 64*kib + 1, false},
 	} {
 		before := a.requests.Load()
 		// With a key too: the twin location must not loosen the limit.

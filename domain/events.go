@@ -35,6 +35,7 @@ const (
 	TypeUserReactivated     = "user.reactivated.v1"
 	TypePasswordSet         = "credentials.password_set.v1"
 	TypeEmailReserved       = "email.reserved.v1"
+	TypeEmailReleased       = "email.released.v1"
 	TypeLevelCreated        = "level.created.v1"
 	TypeSessionStarted      = "session.started.v1"
 	TypeSessionRefreshed    = "session.refreshed.v1"
@@ -279,6 +280,14 @@ type EmailReserved struct {
 	UserID string `json:"user_id"`
 }
 
+// EmailReleased gives up a reservation whose user was never registered (a
+// roster import that could not reserve every address releases the ones it
+// had): the address is free at once.
+type EmailReleased struct {
+	Email  string `json:"email"`
+	UserID string `json:"user_id"`
+}
+
 type LevelCreated struct {
 	LevelID   string    `json:"level_id"`
 	Name      string    `json:"name"`
@@ -361,6 +370,7 @@ var payloadFactories = map[string]func() any{
 	TypeUserReactivated:     func() any { return &UserReactivated{} },
 	TypePasswordSet:         func() any { return &PasswordSet{} },
 	TypeEmailReserved:       func() any { return &EmailReserved{} },
+	TypeEmailReleased:       func() any { return &EmailReleased{} },
 	TypeLevelCreated:        func() any { return &LevelCreated{} },
 	TypeSessionStarted:      func() any { return &SessionStarted{} },
 	TypeSessionRefreshed:    func() any { return &SessionRefreshed{} },

@@ -46,6 +46,7 @@ func samplePayloads() map[string]any {
 		TypeUserReactivated:  &UserReactivated{UserID: "u1"},
 		TypePasswordSet:      &PasswordSet{UserID: "u1", PasswordHash: "$argon2id$v=19$..."},
 		TypeEmailReserved:    &EmailReserved{Email: "a@b.co", UserID: "u1"},
+		TypeEmailReleased:    &EmailReleased{Email: "a@b.co", UserID: "u1"},
 		TypeLevelCreated:     &LevelCreated{LevelID: "l1", Name: "Year 1", CreatedAt: at},
 		TypeSessionStarted:   &SessionStarted{FamilyID: "f1", UserID: "u1", StartedAt: at, Epoch: 3},
 		TypeSessionsRevoked:  &SessionsRevoked{UserID: "u1", Reason: "logout_all"},

@@ -34,7 +34,11 @@ type browser struct {
 	dir  string
 }
 
-func newBrowser(t *testing.T, e *env) *browser {
+func newBrowser(t *testing.T, e *env) *browser { return newBrowserIn(t, e, "") }
+
+// newBrowserIn keeps its screenshots in artifacts/screenshots/<sub>, so
+// browser tests run one after the other do not delete each other's.
+func newBrowserIn(t *testing.T, e *env, sub string) *browser {
 	t.Helper()
 	path := chromiumPath
 	if _, err := os.Stat(path); err != nil {
@@ -66,12 +70,12 @@ func newBrowser(t *testing.T, e *env) *browser {
 	if err := chromedp.Do(bctx); err != nil {
 		t.Fatalf("start chromium (%s): %v — run scripts/ensure-chromium.sh", path, err)
 	}
-	return &browser{t: t, e: e, ctx: bctx, dir: screenshotDir(t)}
+	return &browser{t: t, e: e, ctx: bctx, dir: screenshotDir(t, sub)}
 }
 
 // screenshotDir is artifacts/screenshots at the repository root (found from
 // the test's working directory by its go.mod).
-func screenshotDir(t *testing.T) string {
+func screenshotDir(t *testing.T, sub string) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -87,7 +91,7 @@ func screenshotDir(t *testing.T) string {
 		}
 		dir = parent
 	}
-	out := filepath.Join(dir, "artifacts", "screenshots")
+	out := filepath.Join(dir, "artifacts", "screenshots", sub)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatalf("screenshots dir: %v", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,6 +112,16 @@ type Config struct {
 	MaxBodyBytes int64
 	// Now is the clock (tests inject one).
 	Now func() time.Time
+	// Caliper, when set, publishes the attempt and grade events as IMS
+	// Caliper 1.2 envelopes (EXAM_CALIPER): "kafka" on the topic
+	// exam.caliper (needs EXAM_KAFKA_BROKERS), "http" to a Caliper endpoint
+	// (EXAM_CALIPER_ENDPOINT, with the bearer token EXAM_CALIPER_TOKEN if
+	// it wants one). Entities are named under CaliperBaseURL
+	// (EXAM_CALIPER_BASE_URL, the platform's public URL). The projection
+	// runs with the projector role, as the consumer group
+	// exam.projector.caliper (the distributed mode with Kafka).
+	Caliper, CaliperEndpoint, CaliperToken, CaliperBaseURL string
+
 	// Logger overrides the default JSON logger on stderr.
 	Logger *slog.Logger
 }
@@ -171,6 +182,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.KafkaPartitions = n
 	}
+	set("EXAM_CALIPER", &c.Caliper)
+	set("EXAM_CALIPER_ENDPOINT", &c.CaliperEndpoint)
+	set("EXAM_CALIPER_BASE_URL", &c.CaliperBaseURL)
+	c.CaliperToken = getenv("EXAM_CALIPER_TOKEN")
 	set("EXAM_HTTP_ADDR", &c.HTTPAddr)
 	set("EXAM_DATA_DIR", &c.DataDir)
 	c.JWTSecret = getenv("EXAM_JWT_SECRET")
@@ -246,6 +261,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("EXAM_KAFKA_BROKERS %q: %w", b, err))
 		}
 	}
+	errs = append(errs, c.validateCaliper()...)
 	if c.KafkaPartitions < 1 {
 		errs = append(errs, errors.New("EXAM_KAFKA_PARTITIONS must be at least 1"))
 	}
@@ -286,4 +302,29 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("a clock is required"))
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) validateCaliper() []error {
+	var errs []error
+	switch c.Caliper {
+	case "":
+		return nil
+	case CaliperKafka:
+	case CaliperHTTP:
+		if u, err := url.Parse(c.CaliperEndpoint); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, errors.New("EXAM_CALIPER=http needs EXAM_CALIPER_ENDPOINT, an http(s) URL"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("EXAM_CALIPER %q: must be kafka or http", c.Caliper))
+	}
+	// Its own consumer group on Kafka: on the in-process bus, which waits
+	// for every subscriber, a slow Caliper endpoint would hold up the read
+	// models.
+	if !c.Distributed() || len(c.KafkaBrokers) == 0 {
+		errs = append(errs, errors.New("EXAM_CALIPER needs the distributed mode with Kafka (EXAM_READMODEL_POSTGRES_URL and EXAM_KAFKA_BROKERS)"))
+	}
+	if u, err := url.Parse(c.CaliperBaseURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		errs = append(errs, errors.New("EXAM_CALIPER needs EXAM_CALIPER_BASE_URL, the platform's public http(s) URL"))
+	}
+	return errs
 }

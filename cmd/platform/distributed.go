@@ -104,6 +104,14 @@ func (p *Platform) startDistributed(runCtx context.Context, cfg Config, shared *
 	if cfg.Roles.Has(RoleGrader) {
 		consumers = append(consumers, grader)
 	}
+	if cfg.Roles.Has(RoleProjector) && cfg.Caliper != "" {
+		cal, closeCal, err := newCaliperProjection(cfg, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.closers = append(p.closers, closeCal)
+		consumers = append(consumers, cal)
+	}
 
 	var watermark api.Watermark
 	if len(cfg.KafkaBrokers) > 0 {
