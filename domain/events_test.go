@@ -73,8 +73,8 @@ func zeroFields(p any) []string {
 
 func TestEventTypeNames(t *testing.T) {
 	types := EventTypes()
-	if len(types) != 28 {
-		t.Errorf("%d event types, want 28 (update this test and docs/events.md together)", len(types))
+	if len(types) != 29 {
+		t.Errorf("%d event types, want 29 (update this test and docs/events.md together)", len(types))
 	}
 	name := regexp.MustCompile(`^[a-z]+\.[a-z_]+\.v[1-9][0-9]*$`)
 	seen := map[string]bool{}
