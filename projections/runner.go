@@ -245,6 +245,12 @@ func Topics(ps ...Projection) []string {
 // Failures follow the failure policy: the router's Retry middleware
 // retries a failed apply on the same schedule, without limit.
 func (r *Runner) Consume(ctx context.Context, sub message.Subscriber, origin DeliveryOf) error {
+	return r.ConsumeTopics(ctx, sub, r.Topics(), origin)
+}
+
+// ConsumeTopics is Consume over the named topics instead of the default
+// ones (a relay configured with other topic names, as tests are).
+func (r *Runner) ConsumeTopics(ctx context.Context, sub message.Subscriber, topics []string, origin DeliveryOf) error {
 	logger := watermill.NewSlogLogger(r.log.With("component", "router"))
 	router, err := message.NewRouter(message.RouterConfig{CloseTimeout: 10 * time.Second}, logger)
 	if err != nil {
@@ -261,7 +267,7 @@ func (r *Runner) Consume(ctx context.Context, sub message.Subscriber, origin Del
 		// No Logger: handle logs each failure itself, in the words the
 		// catch-up uses.
 	}.Middleware)
-	for _, topic := range r.Topics() {
+	for _, topic := range topics {
 		router.AddConsumerHandler(r.name()+"@"+topic, topic, keepOpen{sub}, func(msg *message.Message) error {
 			return r.handle(msg, topic, origin)
 		})

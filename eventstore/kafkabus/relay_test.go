@@ -196,7 +196,7 @@ func relayAcrossBrokerRestart(t *testing.T, k restartable) {
 	sub := newSubscriber(t, kafkabus.SubscriberConfig{Brokers: brokers, ConsumerGroup: kafkatest.Name(t, "catalog-projector"), Logger: discard})
 	// Closed before the second broker goes away (cleanups run after defers).
 	defer sub.Close()
-	if err := runner.Consume(ctx, sub, nil); err != nil {
+	if err := runner.ConsumeTopics(ctx, sub, []string{examsTopic}, nil); err != nil {
 		t.Fatal(err)
 	}
 	haveExams := func(n int) func() bool {
