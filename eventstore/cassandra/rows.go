@@ -11,7 +11,7 @@ import (
 
 // row is one stored event with where its append put it.
 type row struct {
-	rec                            eventstore.Record
+	rec                              eventstore.Record
 	appendFrom, appendTo, appendLast int64
 }
 

@@ -69,10 +69,25 @@ func migrate(ctx context.Context, sess *gocql.Session, cfg Config) error {
 		stmt = fmt.Sprintf(`CREATE KEYSPACE IF NOT EXISTS %s WITH replication = {'class': 'NetworkTopologyStrategy', '%s': %d}`,
 			ks, cfg.DataCenter, cfg.ReplicationFactor)
 	}
-	if err := ddl(ctx, sess, stmt); err != nil {
-		return err
+	// Changes are slow (each waits for schema agreement): skip what exists.
+	existing := map[string]bool{}
+	it := sess.Query(`SELECT table_name FROM system_schema.tables WHERE keyspace_name = ?`, ks).WithContext(ctx).Iter()
+	var name string
+	for it.Scan(&name) {
+		existing[name] = true
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("cassandra: schema: list tables: %w", err)
+	}
+	if len(existing) == 0 {
+		if err := ddl(ctx, sess, stmt); err != nil {
+			return err
+		}
 	}
 	for _, t := range tables {
+		if existing[t.name] {
+			continue
+		}
 		id := uuid.NewSHA1(tableIDSpace, []byte(ks+"."+t.name))
 		q := "CREATE TABLE IF NOT EXISTS " + ks + "." + t.name + " " + t.ddl
 		if strings.Contains(t.ddl, " WITH ") {

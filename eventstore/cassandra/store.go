@@ -326,9 +326,11 @@ func (s *Store) releaseWriterID(ctx context.Context) {
 // slogLogger sends gocql's log lines to slog.
 type slogLogger struct{ l *slog.Logger }
 
-func (l slogLogger) Print(v ...any)                 { l.l.Warn(fmt.Sprint(v...), "component", "gocql") }
-func (l slogLogger) Printf(format string, v ...any) { l.l.Warn(fmt.Sprintf(format, v...), "component", "gocql") }
-func (l slogLogger) Println(v ...any)               { l.l.Warn(fmt.Sprint(v...), "component", "gocql") }
+func (l slogLogger) Print(v ...any) { l.l.Warn(fmt.Sprint(v...), "component", "gocql") }
+func (l slogLogger) Printf(format string, v ...any) {
+	l.l.Warn(fmt.Sprintf(format, v...), "component", "gocql")
+}
+func (l slogLogger) Println(v ...any) { l.l.Warn(fmt.Sprint(v...), "component", "gocql") }
 
 // setHostPolicy routes each request to a replica of its partition.
 func setHostPolicy(cluster *gocql.ClusterConfig, cfg Config) {
