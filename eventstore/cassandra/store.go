@@ -182,6 +182,10 @@ type Store struct {
 	// casHook, for tests, runs around the stream's transaction: it may
 	// replace the result with an error after (or instead of) running it.
 	casHook func(run func() (bool, error)) (bool, error)
+	// leaseTTL, for tests, replaces defaultLeaseTTL; leaseHook, when it
+	// returns true, skips a renewal (a frozen leader).
+	leaseTTL  time.Duration
+	leaseHook func() bool
 }
 
 // Open connects, creates or migrates the schema, claims a writer id and
