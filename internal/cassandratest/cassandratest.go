@@ -155,7 +155,13 @@ func Drop(t testing.TB, hs []string, ks string) {
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := s.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(ctx).Exec(); err != nil {
-		t.Errorf("drop keyspace %s: %v", ks, err)
+	// A node that has just restarted may not know the schema yet: retry.
+	var err2 error
+	for range 10 {
+		if err2 = s.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(ctx).Exec(); err2 == nil {
+			return
+		}
+		time.Sleep(3 * time.Second)
 	}
+	t.Errorf("drop keyspace %s: %v", ks, err2)
 }
