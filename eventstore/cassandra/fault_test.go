@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/examhall/exam/eventstore"
 	"github.com/examhall/exam/eventstore/eventstoretest"
 	"github.com/examhall/exam/internal/cassandratest"
@@ -35,7 +37,11 @@ func TestNodeKilled(t *testing.T) {
 	if len(hosts) < 3 {
 		t.Fatalf("the fault test needs 3 nodes in EXAM_TEST_CASSANDRA_HOSTS, got %v", hosts)
 	}
-	cfg := testConfig(t, cassandratest.Keyspace(t, "estest_fault_"))
+	// Not dropped at the end: Cassandra 5.0.6 fails to drop a table whose
+	// commit log a killed node replayed ("Unknown CF" in forceRecycleAll),
+	// leaving that node's schema stuck; scripts/cassandra-fault.sh wipes
+	// the throwaway cluster instead.
+	cfg := testConfig(t, "estest_fault_"+strings.ReplaceAll(uuid.NewString()[:13], "-", ""))
 	cfg.ReplicationFactor = 3
 	cfg.FeedDelay = time.Second
 	cfg.AbandonAfter = 20 * time.Second
