@@ -37,7 +37,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expectedVersion int
 	if err := s.check(); err != nil {
 		return eventstore.AppendResult{}, err
 	}
-	if err := validate(streamID, expectedVersion, events); err != nil {
+	if err := validate(streamID, expectedVersion, events, int(s.maxAppend)); err != nil {
 		return eventstore.AppendResult{}, err
 	}
 	var lastErr error
@@ -61,7 +61,7 @@ func (s *Store) Append(ctx context.Context, streamID string, expectedVersion int
 
 var errContended = errors.New("cassandra: stream contended")
 
-func validate(streamID string, expected int64, events []eventstore.Record) error {
+func validate(streamID string, expected int64, events []eventstore.Record, maxAppend int) error {
 	invalid := func(format string, a ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{eventstore.ErrInvalidAppend}, a...)...)
 	}
@@ -70,8 +70,8 @@ func validate(streamID string, expected int64, events []eventstore.Record) error
 		return invalid("bad stream id %q", streamID)
 	case len(events) == 0:
 		return invalid("no events")
-	case len(events) > MaxAppend:
-		return invalid("%d events in one append, at most %d", len(events), MaxAppend)
+	case len(events) > maxAppend:
+		return invalid("%d events in one append, at most %d", len(events), maxAppend)
 	case expected < eventstore.AnyVersion:
 		return invalid("expected version %d", expected)
 	}
@@ -96,7 +96,7 @@ func validate(streamID string, expected int64, events []eventstore.Record) error
 func (s *Store) tryAppend(ctx context.Context, stream string, expected int64, events []eventstore.Record) (eventstore.AppendResult, bool, error) {
 	var none eventstore.AppendResult
 	head, headPos, err := s.streamHead(ctx, stream, s.cons)
-	if err == nil && head >= streamBucket && head%streamBucket < MaxAppend {
+	if err == nil && head >= s.bucket && head%s.bucket < s.maxAppend {
 		// The next append may start where an earlier one ran over from the
 		// previous partition, which the transaction's IF NOT EXISTS (one
 		// partition) cannot see: read the head linearizably.
@@ -115,7 +115,7 @@ func (s *Store) tryAppend(ctx context.Context, stream string, expected int64, ev
 		return none, false, &eventstore.ConflictError{StreamID: stream, Expected: expected, Actual: head}
 	}
 	first := head + 1
-	part := partitionOf(first)
+	part := s.partitionOf(first)
 	n := len(events)
 	pos := s.gen.next(n, headPos)
 	rows := make([]row, n)

@@ -206,7 +206,7 @@ func (s *Store) decide(ctx context.Context, fr *feedRow, deadline time.Time) (in
 		return fr.status, nil
 	}
 	rec := &fr.rec
-	part := partitionOf(fr.appendFrom)
+	part := s.partitionOf(fr.appendFrom)
 	for {
 		at, ok, err := s.rowAt(ctx, rec.StreamID, part, rec.Version, s.cons)
 		if err != nil {

@@ -24,7 +24,7 @@ func (s *Store) streamHead(ctx context.Context, stream string, cons gocql.Consis
 		return 0, 0, err
 	}
 	for {
-		np := partitionOf(h + 1)
+		np := s.partitionOf(h + 1)
 		if np <= p {
 			break
 		}
@@ -80,7 +80,7 @@ func (s *Store) load(ctx context.Context, stream string, from int64, limit int) 
 	from = max(from, 1)
 	var out []eventstore.Record
 	h := from - 1
-	for p := max(0, partitionOf(from)-1); ; p++ {
+	for p := max(0, s.partitionOf(from)-1); ; p++ {
 		it := s.q(ctx, `SELECT `+eventCols+` FROM events WHERE stream_id = ? AND partition_nr = ? AND version >= ?`,
 			stream, p, from).Iter()
 		for {
@@ -97,7 +97,7 @@ func (s *Store) load(ctx context.Context, stream string, from int64, limit int) 
 		if limit > 0 && len(out) >= limit {
 			return out[:limit], nil
 		}
-		if partitionOf(h+1) <= p {
+		if s.partitionOf(h+1) <= p {
 			return out, nil
 		}
 	}

@@ -45,7 +45,8 @@ func scanRow(it *gocql.Iter, extra ...any) (row, bool) {
 	return r, true
 }
 
-func partitionOf(version int64) int64 { return (version - 1) / streamBucket }
+// partitionOf is the events partition an append starting at version goes to.
+func (s *Store) partitionOf(version int64) int64 { return (version - 1) / s.bucket }
 
 // headCache remembers the partition of each stream's last known version,
 // so finding the head of a long stream reads one or two partitions.

@@ -182,6 +182,9 @@ type Store struct {
 	// casHook, for tests, runs around the stream's transaction: it may
 	// replace the result with an error after (or instead of) running it.
 	casHook func(run func() (bool, error)) (bool, error)
+	// bucket and maxAppend are streamBucket and MaxAppend; tests make them
+	// small to cross partition boundaries often.
+	bucket, maxAppend int64
 	// leaseTTL, for tests, replaces defaultLeaseTTL; leaseHook, when it
 	// returns true, skips a renewal (a frozen leader).
 	leaseTTL  time.Duration
@@ -229,7 +232,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cassandra: connect to keyspace %s: %w", cfg.Keyspace, err)
 	}
-	s := &Store{cfg: cfg, sess: sess, cons: cons, serial: gocql.Consistency(serial), serialC: serial, log: cfg.Logger, done: make(chan struct{})}
+	s := &Store{cfg: cfg, sess: sess, cons: cons, serial: gocql.Consistency(serial), serialC: serial, log: cfg.Logger, done: make(chan struct{}),
+		bucket: streamBucket, maxAppend: MaxAppend}
 	s.gen.now = time.Now
 	id, err := s.claimWriterID(ctx)
 	if err != nil {
