@@ -118,6 +118,9 @@ EOF
 start_node() { # node total heap
   local i=$1 n=$2 heap=$3 d="$DIR/node$1"
   if pidof_node "$i" >/dev/null; then echo "cassandra.sh: node $i already runs" >&2; return 0; fi
+  if (exec 3<>"/dev/tcp/$(addr "$i")/$CQL_PORT") 2>/dev/null; then
+    die "$(addr "$i"):$CQL_PORT is taken by a node not in $DIR (another cluster: stop it with its EXAM_TEST_CASSANDRA_DIR)"
+  fi
   write_yaml "$i" "$n"
   cat >"$d/logback.xml" <<EOF
 <configuration>
