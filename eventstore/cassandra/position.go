@@ -84,8 +84,8 @@ func (g *positions) next(n int, floor uint64) uint64 {
 func (g *positions) last() uint64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.ms == 0 {
+	if g.seq == 0 {
 		return 0
 	}
-	return uint64(g.ms)<<timeShift | g.writer<<seqBits | uint64(g.seq)
+	return uint64(g.ms)<<timeShift | g.writer<<seqBits | uint64(g.seq-1)
 }
