@@ -2,6 +2,8 @@ package cassandra
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +49,18 @@ var (
 	sharedOnce sync.Once
 	sharedKS   string
 )
+
+// TestMain drops the shared keyspace after the package's tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedKS != "" {
+		if err := cassandratest.DropKeyspace(cassandratest.HostsStarted(), sharedKS); err != nil {
+			fmt.Fprintln(os.Stderr, "drop the shared test keyspace:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // sharedKeyspace is one keyspace for the whole package's tests, made once:
 // creating one costs a dozen schema changes. The suite's subtests use

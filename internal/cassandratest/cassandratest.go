@@ -143,14 +143,24 @@ func Keyspace(t testing.TB, prefix string) string {
 	return ks
 }
 
-// Drop drops keyspace ks if it exists.
+// Drop drops keyspace ks if it exists, failing the test if it cannot.
 func Drop(t testing.TB, hs []string, ks string) {
+	if err := DropKeyspace(hs, ks); err != nil {
+		t.Error(err)
+	}
+}
+
+// HostsStarted returns the hosts an earlier Hosts call found (nil if none),
+// for TestMain's clean-up.
+func HostsStarted() []string { return hosts }
+
+// DropKeyspace drops keyspace ks if it exists.
+func DropKeyspace(hs []string, ks string) error {
 	cl := gocql.NewCluster(hs...)
 	cl.Timeout, cl.ConnectTimeout = 30*time.Second, 10*time.Second
 	s, err := cl.CreateSession()
 	if err != nil {
-		t.Errorf("drop keyspace %s: %v", ks, err)
-		return
+		return fmt.Errorf("drop keyspace %s: %w", ks, err)
 	}
 	defer s.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -159,9 +169,9 @@ func Drop(t testing.TB, hs []string, ks string) {
 	var err2 error
 	for range 10 {
 		if err2 = s.Query("DROP KEYSPACE IF EXISTS " + ks).WithContext(ctx).Exec(); err2 == nil {
-			return
+			return nil
 		}
 		time.Sleep(3 * time.Second)
 	}
-	t.Errorf("drop keyspace %s: %v", ks, err2)
+	return fmt.Errorf("drop keyspace %s: %w", ks, err2)
 }
