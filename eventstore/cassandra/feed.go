@@ -117,11 +117,11 @@ func (s *Store) ReadAll(ctx context.Context, afterPosition uint64, limit int) ([
 	return out, nil
 }
 
-// readBucket reads up to n rows of bucket b in (lo, hi) from every shard,
-// merged in position order (descending when desc, then in [lo, hi) with lo
-// unused... see below). Rows past the first shard that returned n rows are
-// dropped, since the other shards' rows beyond it are not all read: full
-// reports that, and cutoff is the last position returned.
+// readBucket reads up to n rows of bucket b with lo < position < hi from
+// every shard and merges them in position order (descending when desc).
+// When a shard returned n rows, the other shards' rows beyond its last one
+// are not all read yet: those are dropped, full is true and cutoff is that
+// last position, where the caller continues.
 func (s *Store) readBucket(ctx context.Context, b int64, lo, hi uint64, n int, desc bool) ([]feedRow, uint64, bool, error) {
 	n = max(n, 1)
 	var (
