@@ -109,6 +109,8 @@ read_request_timeout: 10000ms
 range_request_timeout: 10000ms
 write_request_timeout: 5000ms
 cas_contention_timeout: 3000ms
+# Paxos v2 (Cassandra 4.1+): fewer round trips per lightweight transaction.
+paxos_variant: v2
 request_timeout: 12000ms
 hinted_handoff_enabled: true
 max_hint_window: 3h
