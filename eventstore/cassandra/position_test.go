@@ -9,6 +9,9 @@ import (
 // are consecutive and in one millisecond, a floor from another writer's
 // clock ahead of ours is respected, and the parts decode back.
 func TestPositions(t *testing.T) {
+	if MaxAppend > maxSeq || MaxAppend > streamBucket {
+		t.Fatalf("MaxAppend %d must fit one millisecond's sequence (%d) and one partition (%d)", MaxAppend, maxSeq, streamBucket)
+	}
 	now := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
 	g := positions{writer: 517, now: func() time.Time { return now }}
 	var last uint64

@@ -12,7 +12,7 @@
 //
 //   - events ((stream_id, partition_nr), version): the streams. A stream's
 //     versions are bucketed by streamBucket into partitions, so a stream of
-//     100,000 events is 20 partitions. Written only by lightweight
+//     100,000 events is 5 partitions. Written only by lightweight
 //     transactions: an append is one conditional BATCH of INSERT … IF NOT
 //     EXISTS rows inside the partition of its first version (an append may
 //     run past its partition's range by up to MaxAppend-1 versions rather
@@ -62,10 +62,12 @@ import (
 // Limits and layout.
 const (
 	// streamBucket versions per events partition.
-	streamBucket = 5_000
+	streamBucket = 20_000
 	// MaxAppend is the most events one Append may hold: they are one
-	// conditional batch in one partition.
-	MaxAppend = 1_000
+	// conditional batch in one partition, and take consecutive positions
+	// within one millisecond (at most maxSeq). A grading round appends one
+	// event per changed score, so this bounds the students of one exam.
+	MaxAppend = 8_000
 	// feedShards spreads a minute of the feed over this many partitions.
 	feedShards = 8
 )
