@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/examhall/exam/auth"
+	"github.com/examhall/exam/eventstore/cassandra"
 )
 
 // Event-store backends (EXAM_EVENTSTORE).
 const (
 	EventStoreEmbedded  = "embedded"
 	EventStorePostgres  = "postgres"
-	EventStoreCassandra = "cassandra" // reserved: not available yet
+	EventStoreCassandra = "cassandra"
 )
 
 // Roles a process can run (EXAM_ROLES, comma-separated; default all).
@@ -87,6 +88,14 @@ type Config struct {
 	EventStore               string
 	EventStorePostgresURL    string
 	EventStorePostgresSchema string
+	// With EXAM_EVENTSTORE=cassandra: EXAM_CASSANDRA_HOSTS (comma-separated
+	// host:port), EXAM_CASSANDRA_KEYSPACE (default examhall),
+	// EXAM_CASSANDRA_REPLICATION_FACTOR (default 3, used when the keyspace is
+	// created) and EXAM_CASSANDRA_CONSISTENCY (default QUORUM).
+	CassandraHosts             []string
+	CassandraKeyspace          string
+	CassandraReplicationFactor int
+	CassandraConsistency       string
 	// HTTPAddr is where the API listens (EXAM_HTTP_ADDR).
 	HTTPAddr string
 	// DataDir holds the embedded event store and the generated JWT secret
@@ -129,19 +138,22 @@ type Config struct {
 // Defaults returns the configuration with nothing set.
 func Defaults() Config {
 	return Config{
-		Roles:             rolesOf(AllRoles...),
-		KafkaPartitions:   8,
-		EventStore:        EventStoreEmbedded,
-		HTTPAddr:          "127.0.0.1:8080",
-		DataDir:           "./data",
-		LogLevel:          slog.LevelInfo,
-		AccessTTL:         15 * time.Minute,
-		RefreshTTL:        30 * 24 * time.Hour,
-		SchedulerInterval: time.Second,
-		GraderReconcile:   30 * time.Second,
-		Argon2:            auth.DefaultArgon2Params(),
-		MaxBodyBytes:      1 << 20,
-		Now:               time.Now,
+		Roles:                      rolesOf(AllRoles...),
+		KafkaPartitions:            8,
+		EventStore:                 EventStoreEmbedded,
+		CassandraKeyspace:          "examhall",
+		CassandraReplicationFactor: 3,
+		CassandraConsistency:       "QUORUM",
+		HTTPAddr:                   "127.0.0.1:8080",
+		DataDir:                    "./data",
+		LogLevel:                   slog.LevelInfo,
+		AccessTTL:                  15 * time.Minute,
+		RefreshTTL:                 30 * 24 * time.Hour,
+		SchedulerInterval:          time.Second,
+		GraderReconcile:            30 * time.Second,
+		Argon2:                     auth.DefaultArgon2Params(),
+		MaxBodyBytes:               1 << 20,
+		Now:                        time.Now,
 	}
 }
 
@@ -157,6 +169,22 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	set("EXAM_EVENTSTORE", &c.EventStore)
 	set("EXAM_EVENTSTORE_POSTGRES_URL", &c.EventStorePostgresURL)
 	set("EXAM_EVENTSTORE_POSTGRES_SCHEMA", &c.EventStorePostgresSchema)
+	set("EXAM_CASSANDRA_KEYSPACE", &c.CassandraKeyspace)
+	set("EXAM_CASSANDRA_CONSISTENCY", &c.CassandraConsistency)
+	if v := strings.TrimSpace(getenv("EXAM_CASSANDRA_HOSTS")); v != "" {
+		for _, h := range strings.Split(v, ",") {
+			if h = strings.TrimSpace(h); h != "" {
+				c.CassandraHosts = append(c.CassandraHosts, h)
+			}
+		}
+	}
+	if v := strings.TrimSpace(getenv("EXAM_CASSANDRA_REPLICATION_FACTOR")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("EXAM_CASSANDRA_REPLICATION_FACTOR: %w", err))
+		}
+		c.CassandraReplicationFactor = n
+	}
 	set("EXAM_READMODEL_POSTGRES_URL", &c.ReadModelPostgresURL)
 	set("EXAM_READMODEL_POSTGRES_SCHEMA", &c.ReadModelPostgresSchema)
 	set("EXAM_REDIS_URL", &c.RedisURL)
@@ -249,9 +277,22 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("EXAM_EVENTSTORE=postgres needs EXAM_EVENTSTORE_POSTGRES_URL"))
 		}
 	case EventStoreCassandra:
-		errs = append(errs, errors.New("EXAM_EVENTSTORE=cassandra is reserved and not available yet"))
+		if len(c.CassandraHosts) == 0 {
+			errs = append(errs, errors.New("EXAM_EVENTSTORE=cassandra needs EXAM_CASSANDRA_HOSTS"))
+		}
+		for _, h := range c.CassandraHosts {
+			if _, _, err := net.SplitHostPort(h); err != nil {
+				errs = append(errs, fmt.Errorf("EXAM_CASSANDRA_HOSTS %q: %w", h, err))
+			}
+		}
+		if c.CassandraReplicationFactor < 1 {
+			errs = append(errs, fmt.Errorf("EXAM_CASSANDRA_REPLICATION_FACTOR %d: the replication factor must be at least 1", c.CassandraReplicationFactor))
+		}
+		if err := c.cassandraConfig(nil).Validate(); err != nil && len(c.CassandraHosts) > 0 {
+			errs = append(errs, fmt.Errorf("EXAM_CASSANDRA_KEYSPACE, _REPLICATION_FACTOR or _CONSISTENCY: %w", err))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("EXAM_EVENTSTORE %q: must be embedded or postgres", c.EventStore))
+		errs = append(errs, fmt.Errorf("EXAM_EVENTSTORE %q: must be embedded, postgres or cassandra", c.EventStore))
 	}
 	if len(c.Roles) == 0 {
 		errs = append(errs, errors.New("EXAM_ROLES: at least one role is needed"))
@@ -269,7 +310,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("EXAM_REDIS_URL %q: must start with redis:// or rediss://", c.RedisURL))
 	}
 	if !c.hasAllRoles() && c.EventStore == EventStoreEmbedded {
-		errs = append(errs, errors.New("EXAM_ROLES: splitting roles over processes needs a shared event store (EXAM_EVENTSTORE=postgres)"))
+		errs = append(errs, errors.New("EXAM_ROLES: splitting roles over processes needs a shared event store (EXAM_EVENTSTORE=postgres or cassandra)"))
 	}
 	if !c.hasAllRoles() && (len(c.KafkaBrokers) == 0 || c.ReadModelPostgresURL == "") {
 		errs = append(errs, errors.New("EXAM_ROLES: splitting roles over processes needs EXAM_KAFKA_BROKERS and EXAM_READMODEL_POSTGRES_URL (the roles meet through Kafka and the shared read models)"))
@@ -327,4 +368,15 @@ func (c Config) validateCaliper() []error {
 		errs = append(errs, errors.New("EXAM_CALIPER needs EXAM_CALIPER_BASE_URL, the platform's public http(s) URL"))
 	}
 	return errs
+}
+
+// cassandraConfig is the Cassandra event store's configuration.
+func (c Config) cassandraConfig(log *slog.Logger) cassandra.Config {
+	return cassandra.Config{
+		Hosts:             c.CassandraHosts,
+		Keyspace:          c.CassandraKeyspace,
+		ReplicationFactor: c.CassandraReplicationFactor,
+		Consistency:       strings.ToUpper(c.CassandraConsistency),
+		Logger:            log,
+	}.WithDefaults()
 }

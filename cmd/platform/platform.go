@@ -20,6 +20,7 @@ import (
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/examhall/exam/eventstore"
+	"github.com/examhall/exam/eventstore/cassandra"
 	"github.com/examhall/exam/eventstore/embedded"
 	"github.com/examhall/exam/eventstore/postgres"
 	"github.com/examhall/exam/eventstore/relay"
@@ -211,7 +212,7 @@ func (p *Platform) startInProcess(ctx, runCtx context.Context, cfg Config) (api.
 	// store has one checkpoint table for every replica, so there each process
 	// starts its relay exactly where its own catch-up ended instead.
 	var checkpoints eventstore.CheckpointStore = p.Store
-	if cfg.EventStore == EventStorePostgres {
+	if cfg.EventStore != EventStoreEmbedded {
 		checkpoints = &processCheckpoints{start: caughtUp}
 	}
 	p.Relay, err = relay.New(relay.Config{Name: relayName, Store: p.Store, Checkpoints: checkpoints, Publisher: p.bus, Topics: relay.DefaultTopics, Logger: log})
@@ -251,13 +252,15 @@ func topicList(m map[string]string) []string {
 }
 
 // openEventStore opens the backend the configuration names: the embedded
-// store in the data dir (default) or a shared PostgreSQL store, which lets
+// store in the data dir (default) or a shared PostgreSQL or Cassandra store, which lets
 // several examd processes serve one platform (each keeps its own in-process
 // read models, rebuilt from and following the shared log).
 func openEventStore(ctx context.Context, cfg Config, log *slog.Logger) (EventStore, error) {
 	switch cfg.EventStore {
 	case EventStorePostgres:
 		return postgres.Open(ctx, postgres.Config{URL: cfg.EventStorePostgresURL, Schema: cfg.EventStorePostgresSchema, Logger: log})
+	case EventStoreCassandra:
+		return cassandra.Open(ctx, cfg.cassandraConfig(log))
 	default:
 		return embedded.Open(filepath.Join(cfg.DataDir, "events"), embedded.Options{Logger: log})
 	}

@@ -34,8 +34,19 @@ func TestConfigValidateReportsEveryProblem(t *testing.T) {
 	}
 	c = platform.Defaults()
 	c.EventStore = "cassandra"
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "reserved") {
-		t.Errorf("cassandra: %v", err)
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "EXAM_CASSANDRA_HOSTS") {
+		t.Errorf("cassandra without hosts: %v", err)
+	}
+	c.CassandraHosts, c.CassandraConsistency, c.CassandraReplicationFactor, c.CassandraKeyspace = []string{"nohost"}, "SOME", 0, "Bad-Name"
+	err = c.Validate()
+	for _, want := range []string{"EXAM_CASSANDRA_HOSTS \"nohost\"", "consistency", "replication factor", "keyspace"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("bad cassandra settings: error %v does not mention %s", err, want)
+		}
+	}
+	c.CassandraHosts, c.CassandraConsistency, c.CassandraReplicationFactor, c.CassandraKeyspace = []string{"127.0.0.1:9042"}, "quorum", 1, "examhall"
+	if err := c.Validate(); err != nil {
+		t.Errorf("good cassandra settings: %v", err)
 	}
 	if err := platform.Defaults().Validate(); err != nil {
 		t.Errorf("defaults invalid: %v", err)
@@ -52,6 +63,16 @@ func TestFromEnvReadsTheVariables(t *testing.T) {
 	if c.EventStore != "postgres" || c.EventStorePostgresURL != "postgres://x" || c.HTTPAddr != "127.0.0.1:9999" ||
 		c.LogLevel != slog.LevelDebug || c.AccessTTL != 5*time.Minute {
 		t.Fatalf("config %+v", c)
+	}
+	cenv := map[string]string{"EXAM_EVENTSTORE": "cassandra", "EXAM_CASSANDRA_HOSTS": "127.0.0.1:9042, 127.0.0.2:9042",
+		"EXAM_CASSANDRA_KEYSPACE": "exams", "EXAM_CASSANDRA_REPLICATION_FACTOR": "1", "EXAM_CASSANDRA_CONSISTENCY": "ONE"}
+	c, err = platform.FromEnv(func(k string) string { return cenv[k] })
+	if err != nil || len(c.CassandraHosts) != 2 || c.CassandraHosts[1] != "127.0.0.2:9042" || c.CassandraKeyspace != "exams" ||
+		c.CassandraReplicationFactor != 1 || c.CassandraConsistency != "ONE" || c.Validate() != nil {
+		t.Fatalf("cassandra config %+v, %v", c, err)
+	}
+	if _, err := platform.FromEnv(func(k string) string { return map[string]string{"EXAM_CASSANDRA_REPLICATION_FACTOR": "three"}[k] }); err == nil {
+		t.Fatal("bad replication factor accepted")
 	}
 	if _, err := platform.FromEnv(func(k string) string { return map[string]string{"EXAM_ACCESS_TTL": "soon"}[k] }); err == nil {
 		t.Fatal("bad duration accepted")
