@@ -157,5 +157,5 @@ func (s *Server) getAttempt(c *gin.Context) {
 		answers[q] = nonNil(ans.Choices)
 	}
 	c.JSON(http.StatusOK, attemptStateView{AttemptID: t.ID, ExamID: t.ExamID, Status: string(t.Status), StartedAt: t.StartedAt.UTC(),
-		Deadline: utc(t.Deadline), SubmittedAt: utc(t.SubmittedAt), Answers: answers})
+		Deadline: utc(t.Deadline), SubmittedAt: utc(t.SubmittedAt), Answers: answers, Now: s.cmd.Now().UTC()})
 }

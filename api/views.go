@@ -138,6 +138,10 @@ type attemptStateView struct {
 	Deadline    *time.Time          `json:"deadline"`
 	SubmittedAt *time.Time          `json:"submitted_at"`
 	Answers     map[string][]string `json:"answers"`
+	// Now is the server's time, so a countdown does not trust the device's
+	// clock; ExtraSeconds is the student's accommodation.
+	Now          time.Time `json:"now"`
+	ExtraSeconds int       `json:"extra_seconds"`
 }
 
 type savedAnswerView struct {

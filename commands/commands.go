@@ -132,6 +132,9 @@ func AttemptID(examID, studentID string) string {
 // Handlers groups every command handler; cmd/ wires it once.
 type Handlers struct {
 	Repo *Repository
+	// Now is the platform's clock, the one commands decide with (the API
+	// reports it as the server's time, for students' countdowns).
+	Now func() time.Time
 
 	CreateLevel    *CreateLevelHandler
 	RegisterUser   *RegisterUserHandler
@@ -170,6 +173,7 @@ func New(d Deps) (*Handlers, error) {
 	base := handlerBase{locks: &streamLocks{}, repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger, images: d.Images}
 	return &Handlers{
 		Repo:           repo,
+		Now:            d.Now,
 		CreateLevel:    &CreateLevelHandler{base},
 		RegisterUser:   &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
 		UpdateUser:     &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},

@@ -174,7 +174,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Images: images,
 		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
 		ReadyChecks: ready,
-		Extra:       adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now}),
+		Extra:       withExamRoom(adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now})),
 	})
 	return err
 }
