@@ -57,6 +57,7 @@ var openAPICoreOperations = []string{
 	"GET /exams/{id}/attempt",
 	"GET /exams/{id}/result",
 	"GET /audit/events",
+	"PUT /exams/{id}/accommodations/{student_id}",
 }
 
 // openAPIPublicOperations need no bearer token: they must override the document's
@@ -533,6 +534,8 @@ var openAPIShapes = []struct {
 	{"QuestionIn", questionIn{}, false},
 	{"ExamIn", examIn{}, false},
 	{"AnswerKeyIn", answerKeyRequest{}, false},
+	{"AccommodationIn", accommodationRequest{}, false},
+	{"Accommodation", accommodationView{}, true},
 	{"RegradeIn", regradeRequest{}, false},
 	{"AnswerIn", answerRequest{}, false},
 	{"BatchAnswer", batchAnswer{}, false},

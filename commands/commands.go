@@ -160,6 +160,9 @@ type Handlers struct {
 	UploadImage    *UploadImageHandler
 	ImportResults  *ImportResultsHandler
 	ExamStats      *ExamStatsHandler
+
+	SetAccommodation    *SetAccommodationHandler
+	RemoveAccommodation *RemoveAccommodationHandler
 }
 
 // New builds every handler over the same dependencies.
@@ -198,6 +201,9 @@ func New(d Deps) (*Handlers, error) {
 		UploadImage:    &UploadImageHandler{base},
 		ImportResults:  &ImportResultsHandler{base},
 		ExamStats:      &ExamStatsHandler{base},
+
+		SetAccommodation:    &SetAccommodationHandler{base},
+		RemoveAccommodation: &RemoveAccommodationHandler{base},
 	}, nil
 }
 

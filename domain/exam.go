@@ -40,6 +40,8 @@ type Exam struct {
 	KeyCorrections int
 	// KeyCorrectionsGraded is KeyCorrections as of the last grading.
 	KeyCorrectionsGraded int
+	// Accommodations by student id (replaced, never written in place).
+	Accommodations map[string]Accommodation
 	// Version is the stream version the state reflects.
 	Version int64
 }
@@ -329,14 +331,33 @@ func (e *Exam) Close(a Actor, now time.Time, reason string) ([]Event, error) {
 	return []Event{{Type: TypeExamClosed, Tags: []string{ExamTag(e.ID)}, Data: &ExamClosed{ExamID: e.ID, ClosedAt: now.UTC(), Reason: reason}}}, nil
 }
 
-// CloseIfDue closes an exam whose closing time has passed.
-func (e *Exam) CloseIfDue(now time.Time) []Event {
+// CloseIfDue closes an exam whose closing time has passed, as
+// CloseIfDueWith does knowing no accommodated student's attempt.
+func (e *Exam) CloseIfDue(now time.Time) []Event { return e.CloseIfDueWith(now, nil) }
+
+// CloseIfDueWith closes an exam whose closing time has passed, unless a
+// student with an accommodation may still work (StillWorking); attempts
+// holds the attempts of the accommodated students (a missing one has not
+// started). The exam then closes when the last of them is done.
+func (e *Exam) CloseIfDueWith(now time.Time, attempts map[string]*Attempt) []Event {
 	if (e.Status != StatusOpen && e.Status != StatusScheduled) || e.ClosesAt == nil || now.Before(*e.ClosesAt) {
 		return nil
 	}
 	// The recorded close time is the scheduled one, so answers saved after
-	// it are ignored whatever the scheduler's delay.
-	return []Event{{Type: TypeExamClosed, Tags: []string{ExamTag(e.ID)}, Data: &ExamClosed{ExamID: e.ID, ClosedAt: e.ClosesAt.UTC(), Reason: "schedule"}}}
+	// it are ignored whatever the scheduler's delay; with accommodations it
+	// is when the last accommodated student's work ended (every other
+	// student's own deadline is at closes_at or before, so it cuts them).
+	closedAt := e.ClosesAt.UTC()
+	for sid := range e.Accommodations {
+		t := attempts[sid]
+		if e.StillWorking(sid, t, now) {
+			return nil
+		}
+		if end := e.workEnd(sid, t); end != nil && end.After(closedAt) {
+			closedAt = end.UTC()
+		}
+	}
+	return []Event{{Type: TypeExamClosed, Tags: []string{ExamTag(e.ID)}, Data: &ExamClosed{ExamID: e.ID, ClosedAt: closedAt, Reason: "schedule"}}}
 }
 
 // CorrectAnswerKey changes a question's correct keys (and points) in any
@@ -448,6 +469,8 @@ func (e *Exam) Apply(version int64, data any) {
 		}
 		e.Questions = qs
 		e.KeyCorrections++
+	case *AccommodationSet, *AccommodationRemoved:
+		e.applyAccommodation(d)
 	case *ExamGraded:
 		e.Status = StatusGraded
 		e.GradeRound = d.Round
