@@ -74,6 +74,8 @@ type examView struct {
 	OpensAt          *time.Time `json:"opens_at"`
 	ClosesAt         *time.Time `json:"closes_at"`
 	TimeLimitSeconds *int       `json:"time_limit_seconds"`
+	ShuffleQuestions bool       `json:"shuffle_questions"`
+	ShuffleChoices   bool       `json:"shuffle_choices"`
 	MaxScore         float64    `json:"max_score"`
 	QuestionCount    int        `json:"question_count"`
 	CreatedAt        time.Time  `json:"created_at"`
@@ -89,6 +91,7 @@ func viewExam(e *domain.Exam, withKeys, withQuestions bool) examView {
 		ID: e.ID, Title: e.Title, Description: e.Description, LevelID: e.LevelID, OwnerID: e.OwnerID,
 		Status: string(e.Status), Version: e.Version, OpensAt: utc(e.OpensAt), ClosesAt: utc(e.ClosesAt),
 		MaxScore: e.MaxScore(), QuestionCount: len(e.Questions), CreatedAt: e.CreatedAt.UTC(),
+		ShuffleQuestions: e.ShuffleQuestions, ShuffleChoices: e.ShuffleChoices,
 	}
 	if e.TimeLimitSeconds > 0 {
 		l := e.TimeLimitSeconds
@@ -209,6 +212,23 @@ func viewStudentResult(row projections.ResultRow, e *domain.Exam, withQuestions 
 				}
 			}
 			list = append(list, qv)
+		}
+		if e != nil && e.ShuffleQuestions && len(list) == len(e.Questions) {
+			// The result lists the questions in the order the student saw.
+			order := domain.QuestionPermutation(e.ID, row.StudentID, len(list))
+			byID := make(map[string]questionResultView, len(list))
+			for _, qv := range list {
+				byID[qv.QuestionID] = qv
+			}
+			shuffled := make([]questionResultView, 0, len(list))
+			for _, i := range order {
+				if qv, ok := byID[e.Questions[i].ID]; ok {
+					shuffled = append(shuffled, qv)
+				}
+			}
+			if len(shuffled) == len(list) {
+				list = shuffled
+			}
 		}
 		v.Questions = &list
 	}

@@ -100,6 +100,8 @@ type ExamDrafted struct {
 	OpensAt          *time.Time `json:"opens_at"`
 	ClosesAt         *time.Time `json:"closes_at"`
 	TimeLimitSeconds int        `json:"time_limit_seconds"`
+	ShuffleQuestions bool       `json:"shuffle_questions,omitempty"`
+	ShuffleChoices   bool       `json:"shuffle_choices,omitempty"`
 	Questions        []Question `json:"questions"`
 	CreatedAt        time.Time  `json:"created_at"`
 }
@@ -112,6 +114,8 @@ type ExamUpdated struct {
 	OpensAt          *time.Time `json:"opens_at"`
 	ClosesAt         *time.Time `json:"closes_at"`
 	TimeLimitSeconds int        `json:"time_limit_seconds"`
+	ShuffleQuestions bool       `json:"shuffle_questions,omitempty"`
+	ShuffleChoices   bool       `json:"shuffle_choices,omitempty"`
 	Questions        []Question `json:"questions"`
 }
 

@@ -22,9 +22,9 @@ func samplePayloads() map[string]any {
 	name, level, idn, subj := "New Name", "level-2", "2024-9", "Physics"
 	return map[string]any{
 		TypeExamDrafted: &ExamDrafted{ExamID: "e1", Title: "T", Description: "D", LevelID: "l1", OwnerID: "d1",
-			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 600, Questions: []Question{q}, CreatedAt: at},
+			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 600, ShuffleQuestions: true, ShuffleChoices: true, Questions: []Question{q}, CreatedAt: at},
 		TypeExamUpdated: &ExamUpdated{ExamID: "e1", Title: "T2", Description: "D2", LevelID: "l2",
-			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 60, Questions: []Question{q}},
+			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 60, ShuffleQuestions: true, ShuffleChoices: true, Questions: []Question{q}},
 		TypeQuestionAdded:        &QuestionAdded{ExamID: "e1", Question: q},
 		TypeQuestionUpdated:      &QuestionUpdated{ExamID: "e1", Question: q},
 		TypeQuestionRemoved:      &QuestionRemoved{ExamID: "e1", QuestionID: "q1"},

@@ -28,6 +28,10 @@ type Exam struct {
 	OpensAt          *time.Time
 	ClosesAt         *time.Time
 	TimeLimitSeconds int
+	// ShuffleQuestions and ShuffleChoices give each student an order of
+	// their own (shuffle.go); staff always see the authoring order.
+	ShuffleQuestions bool
+	ShuffleChoices   bool
 	Questions        []Question
 	CreatedAt        time.Time
 	PublishedAt      *time.Time
@@ -54,6 +58,8 @@ type ExamDraftInput struct {
 	OpensAt          *time.Time
 	ClosesAt         *time.Time
 	TimeLimitSeconds int
+	ShuffleQuestions bool
+	ShuffleChoices   bool
 	Questions        []QuestionInput
 }
 
@@ -195,6 +201,7 @@ func DraftExam(examID string, a Actor, in ExamDraftInput, newID func() string, n
 		ExamID: examID, Title: strings.TrimSpace(in.Title), Description: in.Description,
 		LevelID: strings.TrimSpace(in.LevelID), OwnerID: a.ID,
 		OpensAt: utcPtr(in.OpensAt), ClosesAt: utcPtr(in.ClosesAt), TimeLimitSeconds: in.TimeLimitSeconds,
+		ShuffleQuestions: in.ShuffleQuestions, ShuffleChoices: in.ShuffleChoices,
 		Questions: questions, CreatedAt: now.UTC(),
 	}}}, nil
 }
@@ -214,7 +221,8 @@ func (e *Exam) Replace(a Actor, in ExamDraftInput, newID func() string) ([]Event
 	return []Event{{Type: TypeExamUpdated, Tags: []string{ExamTag(e.ID)}, Data: &ExamUpdated{
 		ExamID: e.ID, Title: strings.TrimSpace(in.Title), Description: in.Description,
 		LevelID: strings.TrimSpace(in.LevelID), OpensAt: utcPtr(in.OpensAt), ClosesAt: utcPtr(in.ClosesAt),
-		TimeLimitSeconds: in.TimeLimitSeconds, Questions: questions,
+		TimeLimitSeconds: in.TimeLimitSeconds, ShuffleQuestions: in.ShuffleQuestions, ShuffleChoices: in.ShuffleChoices,
+		Questions: questions,
 	}}}, nil
 }
 
@@ -423,6 +431,7 @@ func (e *Exam) Apply(version int64, data any) {
 		*e = Exam{
 			ID: d.ExamID, Title: d.Title, Description: d.Description, LevelID: d.LevelID, OwnerID: d.OwnerID,
 			Status: StatusDraft, OpensAt: d.OpensAt, ClosesAt: d.ClosesAt, TimeLimitSeconds: d.TimeLimitSeconds,
+			ShuffleQuestions: d.ShuffleQuestions, ShuffleChoices: d.ShuffleChoices,
 			Questions: cloneQuestions(d.Questions), CreatedAt: d.CreatedAt, Version: version,
 		}
 	case *ExamUpdated:
@@ -431,6 +440,7 @@ func (e *Exam) Apply(version int64, data any) {
 			e.LevelID = d.LevelID
 		}
 		e.TimeLimitSeconds, e.Questions = d.TimeLimitSeconds, cloneQuestions(d.Questions)
+		e.ShuffleQuestions, e.ShuffleChoices = d.ShuffleQuestions, d.ShuffleChoices
 	case *QuestionAdded:
 		e.Questions = append(cloneQuestions(e.Questions), d.Question)
 	case *QuestionUpdated:
