@@ -58,6 +58,7 @@ var openAPICoreOperations = []string{
 	"GET /exams/{id}/result",
 	"GET /audit/events",
 	"PUT /exams/{id}/accommodations/{student_id}",
+	"GET /exams/{id}/monitor",
 }
 
 // openAPIPublicOperations need no bearer token: they must override the document's
@@ -536,6 +537,8 @@ var openAPIShapes = []struct {
 	{"AnswerKeyIn", answerKeyRequest{}, false},
 	{"AccommodationIn", accommodationRequest{}, false},
 	{"Accommodation", accommodationView{}, true},
+	{"Monitor", MonitorView{}, true},
+	{"MonitorRow", MonitorRow{}, true},
 	{"RegradeIn", regradeRequest{}, false},
 	{"AnswerIn", answerRequest{}, false},
 	{"BatchAnswer", batchAnswer{}, false},

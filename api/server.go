@@ -185,6 +185,8 @@ func NewHandler(cfg Config) (http.Handler, error) {
 
 	authed.PUT("/exams/:id/accommodations/:student_id", s.setAccommodation)
 	authed.DELETE("/exams/:id/accommodations/:student_id", s.removeAccommodation)
+	authed.GET("/exams/:id/monitor", s.getMonitor)
+	authed.GET("/exams/:id/monitor/events", s.monitorEvents)
 
 	authed.GET("/audit/events", s.auditEvents)
 
