@@ -136,6 +136,7 @@ type browser struct {
 	ctx  context.Context
 	shot int
 	dir  string
+	name string // of a second tab, in its screenshots' names
 }
 
 func newBrowser(t *testing.T, e *env) *browser {
@@ -228,7 +229,7 @@ func (b *browser) screenshot(name string) {
 		b.t.Fatalf("screenshot %s is not a PNG", name)
 	}
 	b.shot++
-	file := filepath.Join(b.dir, fmt.Sprintf("room-%s-%02d-%s.png", b.t.Name(), b.shot, name))
+	file := filepath.Join(b.dir, fmt.Sprintf("room-%s%s-%02d-%s.png", b.t.Name(), b.name, b.shot, name))
 	if err := os.WriteFile(file, buf, 0o644); err != nil {
 		b.t.Fatalf("write screenshot: %v", err)
 	}
@@ -316,4 +317,28 @@ func voided[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 // choice is the selector of one choice input of a question.
 func choice(qid, key string) string {
 	return fmt.Sprintf(`input[name="q-%s"][value="%s"]`, qid, key)
+}
+
+// tab opens another tab of the same browser (its own page, the browser's
+// cookies and storage).
+func (b *browser) tab(name string) *browser {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx)
+	b.t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	return &browser{t: b.t, e: b.e, ctx: ctx, dir: b.dir, shot: 50, name: name}
+}
+
+// eventually polls cond until it holds or 20 seconds pass.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
