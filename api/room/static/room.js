@@ -225,6 +225,8 @@
       try {
         const r = await request('POST', '/auth/login', { email, password }, {}, false);
         if (r.data.user.role !== 'student') {
+          // End the session just started: staff work at /admin/.
+          request('POST', '/auth/logout', { refresh_token: r.data.refresh_token }, {}, false).catch(() => {});
           err.textContent = 'This page is for students. Staff sign in at /admin/.';
           return;
         }
