@@ -235,6 +235,21 @@ func TestBrowserExamRoomPhoneKeyboard(t *testing.T) {
 		t.Fatalf("server has %v", latest)
 	}
 	b.screenshot("phone-answered")
+
+	// Resume on another device: a fresh browser (no queue, no stored copy)
+	// shows what the server has.
+	other := newBrowser(t, e)
+	other.run("another device",
+		other.open(room.Path),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), stu.Email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#open-exams a")),
+		chromedp.Click(chromedp.CSS("#open-exams a")),
+		chromedp.WaitVisible(chromedp.CSS("#answers")),
+	)
+	other.waitJS("the answers resume from the server", checked(choice(q1, "b"))+" && "+checked(choice(q2, "c"))+" && "+savedState("saved", 0))
 }
 
 // TestExamRoomHeaders: the page and its files are served with a strict CSP
@@ -272,4 +287,38 @@ func TestExamRoomHeaders(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound {
 		t.Fatalf("GET /exam/index.html: %d; files are served by name only", res.StatusCode)
 	}
+}
+
+// TestBrowserExamRoomDeadline: at the deadline (the server's) the page
+// stops taking changes and says what the server has.
+func TestBrowserExamRoomDeadline(t *testing.T) {
+	e := start(t)
+	lvl := e.level("Year 4")
+	doc := e.user(domain.RoleDoctor, "Dr Di", "")
+	stu := e.user(domain.RoleStudent, "Student Four", lvl)
+	x := e.exam(doc, lvl, 4) // four seconds
+	q1 := x.Questions[0].ID
+	b := newBrowser(t, e)
+	b.run("sign in and start",
+		b.open(room.Path),
+		chromedp.WaitVisible(chromedp.CSS("#email")),
+		chromedp.SendKeys(chromedp.CSS("#email"), stu.Email),
+		chromedp.SendKeys(chromedp.CSS("#password"), password),
+		chromedp.Click(chromedp.CSS("#signin")),
+		chromedp.WaitVisible(chromedp.CSS("#open-exams a")),
+		chromedp.Click(chromedp.CSS("#open-exams a")),
+		chromedp.WaitVisible(chromedp.CSS("#begin")),
+		chromedp.Click(chromedp.CSS("#begin")),
+		chromedp.WaitVisible(chromedp.CSS("#answers")),
+		pick(choice(q1, "a")),
+	)
+	b.waitJS("saved", savedState("saved", 0))
+	b.waitJS("time is up", `(() => { const f = document.getElementById("final"); return !!f && f.textContent.startsWith("Time is up. The server has 1 of 3 answers"); })()`)
+	if dis, _ := value(b, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q).disabled`, choice(q1, "b")))); !dis {
+		t.Fatal("the page still takes changes after the deadline")
+	}
+	if got := b.text("#countdown"); got != "Time left 0:00" {
+		t.Fatalf("countdown %q", got)
+	}
+	b.screenshot("deadline")
 }
