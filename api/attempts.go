@@ -8,8 +8,10 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-func viewAttempt(t *domain.Attempt) attemptView {
-	return attemptView{AttemptID: t.ID, ExamID: t.ExamID, Status: string(t.Status), StartedAt: t.StartedAt.UTC(), Deadline: utc(t.Deadline)}
+// viewAttempt shows the deadline in force (the student's own, with their
+// accommodation), not the one recorded at the start.
+func viewAttempt(t *domain.Attempt, e *domain.Exam) attemptView {
+	return attemptView{AttemptID: t.ID, ExamID: t.ExamID, Status: string(t.Status), StartedAt: t.StartedAt.UTC(), Deadline: utc(t.DeadlineIn(e))}
 }
 
 // studentMeta is the command context of a student request; staff are refused.
@@ -36,7 +38,7 @@ func (s *Server) startAttempt(c *gin.Context) {
 		status = http.StatusCreated
 	}
 	setPosition(c, res.Position)
-	c.JSON(status, viewAttempt(res.Attempt))
+	c.JSON(status, viewAttempt(res.Attempt, res.Exam))
 }
 
 type answerRequest struct {
@@ -151,11 +153,12 @@ func (s *Server) getAttempt(c *gin.Context) {
 		Abort(c, NewAPIError(http.StatusNotFound, "not_found", "no attempt yet"))
 		return
 	}
+	acc, _ := e.AccommodationFor(a.ID)
 	current := t.CurrentAnswers()
 	answers := make(map[string][]string, len(current))
 	for q, ans := range current {
 		answers[q] = nonNil(ans.Choices)
 	}
 	c.JSON(http.StatusOK, attemptStateView{AttemptID: t.ID, ExamID: t.ExamID, Status: string(t.Status), StartedAt: t.StartedAt.UTC(),
-		Deadline: utc(t.Deadline), SubmittedAt: utc(t.SubmittedAt), Answers: answers})
+		Deadline: utc(t.DeadlineIn(e)), SubmittedAt: utc(t.SubmittedAt), Answers: answers, Now: s.cmd.Now().UTC(), ExtraSeconds: acc.ExtraSeconds})
 }

@@ -50,11 +50,14 @@ type examIn struct {
 	OpensAt          *time.Time   `json:"opens_at"`
 	ClosesAt         *time.Time   `json:"closes_at"`
 	TimeLimitSeconds *int         `json:"time_limit_seconds"`
+	ShuffleQuestions bool         `json:"shuffle_questions"`
+	ShuffleChoices   bool         `json:"shuffle_choices"`
 	Questions        []questionIn `json:"questions"`
 }
 
 func (e examIn) input() domain.ExamDraftInput {
-	in := domain.ExamDraftInput{Title: e.Title, Description: e.Description, LevelID: e.LevelID, OpensAt: e.OpensAt, ClosesAt: e.ClosesAt}
+	in := domain.ExamDraftInput{Title: e.Title, Description: e.Description, LevelID: e.LevelID, OpensAt: e.OpensAt, ClosesAt: e.ClosesAt,
+		ShuffleQuestions: e.ShuffleQuestions, ShuffleChoices: e.ShuffleChoices}
 	if e.TimeLimitSeconds != nil {
 		in.TimeLimitSeconds = *e.TimeLimitSeconds
 	}
@@ -244,8 +247,13 @@ func (s *Server) getExam(c *gin.Context) {
 				return
 			}
 		}
+		body, err := studentOrder(doc.Body, a.ID)
+		if err != nil {
+			Abort(c, err)
+			return
+		}
 		c.Header("ETag", etag(doc.Version))
-		c.Data(http.StatusOK, "application/json; charset=utf-8", doc.Body)
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 		return
 	}
 	e, err := s.cmd.Repo.LoadExam(ctx, id)

@@ -60,6 +60,8 @@ var openAPICoreOperations = []string{
 	"GET /audit/events",
 	"POST /exams/{id}/questions/import",
 	"POST /users/import",
+	"PUT /exams/{id}/accommodations/{student_id}",
+	"GET /exams/{id}/monitor",
 }
 
 // openAPIPublicOperations need no bearer token: they must override the document's
@@ -543,6 +545,10 @@ var openAPIShapes = []struct {
 	{"QuestionIn", questionIn{}, false},
 	{"ExamIn", examIn{}, false},
 	{"AnswerKeyIn", answerKeyRequest{}, false},
+	{"AccommodationIn", accommodationRequest{}, false},
+	{"Accommodation", accommodationView{}, true},
+	{"Monitor", MonitorView{}, true},
+	{"MonitorRow", MonitorRow{}, true},
 	{"RegradeIn", regradeRequest{}, false},
 	{"AnswerIn", answerRequest{}, false},
 	{"BatchAnswer", batchAnswer{}, false},

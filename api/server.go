@@ -222,6 +222,11 @@ func NewHandler(cfg Config) (http.Handler, error) {
 	authed.POST("/exams/:id/submit", s.submit)
 	authed.GET("/exams/:id/result", s.myExamResult)
 
+	authed.PUT("/exams/:id/accommodations/:student_id", s.setAccommodation)
+	authed.DELETE("/exams/:id/accommodations/:student_id", s.removeAccommodation)
+	authed.GET("/exams/:id/monitor", s.getMonitor)
+	authed.GET("/exams/:id/monitor/events", s.monitorEvents)
+
 	authed.GET("/audit/events", s.auditEvents)
 
 	authed.GET("/images/:id", s.getImage)

@@ -82,6 +82,10 @@ type attemptStateView struct {
 	Deadline    *time.Time          `json:"deadline"`
 	SubmittedAt *time.Time          `json:"submitted_at"`
 	Answers     map[string][]string `json:"answers"`
+	// Now is the server's time, so a countdown does not trust the device's
+	// clock; ExtraSeconds is the student's accommodation.
+	Now          time.Time `json:"now"`
+	ExtraSeconds int       `json:"extra_seconds"`
 }
 
 type savedAnswerView struct {
@@ -149,6 +153,23 @@ func viewStudentResult(row projections.ResultRow, e *domain.Exam, withQuestions 
 				}
 			}
 			list = append(list, qv)
+		}
+		if e != nil && e.ShuffleQuestions && len(list) == len(e.Questions) {
+			// The result lists the questions in the order the student saw.
+			order := domain.QuestionPermutation(e.ID, row.StudentID, len(list))
+			byID := make(map[string]questionResultView, len(list))
+			for _, qv := range list {
+				byID[qv.QuestionID] = qv
+			}
+			shuffled := make([]questionResultView, 0, len(list))
+			for _, i := range order {
+				if qv, ok := byID[e.Questions[i].ID]; ok {
+					shuffled = append(shuffled, qv)
+				}
+			}
+			if len(shuffled) == len(list) {
+				list = shuffled
+			}
 		}
 		v.Questions = &list
 	}

@@ -152,6 +152,9 @@ func AttemptID(examID, studentID string) string {
 // Handlers groups every command handler; cmd/ wires it once.
 type Handlers struct {
 	Repo *Repository
+	// Now is the platform's clock, the one commands decide with (the API
+	// reports it as the server's time, for students' countdowns).
+	Now func() time.Time
 
 	CreateLevel    *CreateLevelHandler
 	RegisterUser   *RegisterUserHandler
@@ -183,6 +186,9 @@ type Handlers struct {
 	// ImportRoster registers the users of a roster file, all or none.
 	ImportRoster *ImportRosterHandler
 	ExamStats    *ExamStatsHandler
+
+	SetAccommodation    *SetAccommodationHandler
+	RemoveAccommodation *RemoveAccommodationHandler
 }
 
 // New builds every handler over the same dependencies.
@@ -195,35 +201,38 @@ func New(d Deps) (*Handlers, error) {
 	w := &writer{store: d.Store, now: d.Now, newID: d.NewID}
 	base := handlerBase{locks: &streamLocks{}, repo: repo, w: w, now: d.Now, newID: d.NewID, log: d.Logger, images: d.Images}
 	return &Handlers{
-		Repo:            repo,
-		CreateLevel:     &CreateLevelHandler{base},
-		RegisterUser:    &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
-		UpdateUser:      &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
-		BootstrapAdmin:  &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
-		Login:           &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle, admission: d.Admission},
-		Refresh:         &RefreshHandler{handlerBase: base, tokens: d.Tokens},
-		Logout:          &LogoutHandler{handlerBase: base, tokens: d.Tokens},
-		LogoutAll:       &LogoutAllHandler{base},
-		ChangePassword:  &ChangePasswordHandler{handlerBase: base, hasher: d.Hasher, throttle: d.Throttle},
-		DraftExam:       &DraftExamHandler{base},
-		ReplaceExam:     &ReplaceExamHandler{base},
-		AddQuestion:     &AddQuestionHandler{base},
-		UpdateQuestion:  &UpdateQuestionHandler{base},
-		RemoveQuestion:  &RemoveQuestionHandler{base},
-		PublishExam:     &PublishExamHandler{base},
-		CloseExam:       &CloseExamHandler{base},
-		CorrectKey:      &CorrectAnswerKeyHandler{base},
-		ScheduleTick:    &ScheduleTickHandler{base},
-		StartAttempt:    &StartAttemptHandler{base},
-		SaveAnswers:     &SaveAnswersHandler{base},
-		SubmitAttempt:   &SubmitAttemptHandler{base},
-		GradeExam:       &GradeExamHandler{base},
-		Idempotency:     &IdempotencyHandler{base},
-		UploadImage:     &UploadImageHandler{base},
-		ImportResults:   &ImportResultsHandler{base},
-		ImportQuestions: &ImportQuestionsHandler{base},
-		ImportRoster:    &ImportRosterHandler{handlerBase: base, hasher: d.Hasher},
-		ExamStats:       &ExamStatsHandler{base},
+		Repo:                repo,
+		Now:                 d.Now,
+		CreateLevel:         &CreateLevelHandler{base},
+		RegisterUser:        &RegisterUserHandler{handlerBase: base, hasher: d.Hasher},
+		UpdateUser:          &UpdateUserHandler{handlerBase: base, hasher: d.Hasher},
+		BootstrapAdmin:      &BootstrapAdminHandler{handlerBase: base, hasher: d.Hasher},
+		Login:               &LoginHandler{handlerBase: base, hasher: d.Hasher, tokens: d.Tokens, throttle: d.Throttle, admission: d.Admission},
+		Refresh:             &RefreshHandler{handlerBase: base, tokens: d.Tokens},
+		Logout:              &LogoutHandler{handlerBase: base, tokens: d.Tokens},
+		LogoutAll:           &LogoutAllHandler{base},
+		ChangePassword:      &ChangePasswordHandler{handlerBase: base, hasher: d.Hasher, throttle: d.Throttle},
+		DraftExam:           &DraftExamHandler{base},
+		ReplaceExam:         &ReplaceExamHandler{base},
+		AddQuestion:         &AddQuestionHandler{base},
+		UpdateQuestion:      &UpdateQuestionHandler{base},
+		RemoveQuestion:      &RemoveQuestionHandler{base},
+		PublishExam:         &PublishExamHandler{base},
+		CloseExam:           &CloseExamHandler{base},
+		CorrectKey:          &CorrectAnswerKeyHandler{base},
+		ScheduleTick:        &ScheduleTickHandler{base},
+		StartAttempt:        &StartAttemptHandler{base},
+		SaveAnswers:         &SaveAnswersHandler{base},
+		SubmitAttempt:       &SubmitAttemptHandler{base},
+		GradeExam:           &GradeExamHandler{base},
+		Idempotency:         &IdempotencyHandler{base},
+		UploadImage:         &UploadImageHandler{base},
+		ImportResults:       &ImportResultsHandler{base},
+		ImportQuestions:     &ImportQuestionsHandler{base},
+		ImportRoster:        &ImportRosterHandler{handlerBase: base, hasher: d.Hasher},
+		ExamStats:           &ExamStatsHandler{base},
+		SetAccommodation:    &SetAccommodationHandler{base},
+		RemoveAccommodation: &RemoveAccommodationHandler{base},
 	}, nil
 }
 

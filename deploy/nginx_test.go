@@ -414,7 +414,10 @@ func TestNginxRoutes(t *testing.T) {
 			t.Errorf("GET %s: %d Location %q, want 302 to /admin/", path, r.status, r.header.Get("Location"))
 		}
 	}
-	for _, path := range []string{"/admin/", "/healthz", "/readyz", "/api/v1/openapi.json"} {
+	if r := do(t, http.MethodGet, p.URL+"/exam", nil, nil); r.status != http.StatusFound || r.header.Get("Location") != "/exam/" {
+		t.Errorf("GET /exam: %d Location %q, want 302 to /exam/", r.status, r.header.Get("Location"))
+	}
+	for _, path := range []string{"/admin/", "/exam/", "/exam/room.js", "/healthz", "/readyz", "/api/v1/openapi.json"} {
 		if e := do(t, http.MethodGet, p.URL+path, nil, nil).echo(t); e.Path != path {
 			t.Errorf("GET %s reached the replica as %s", path, e.Path)
 		}

@@ -94,9 +94,12 @@ func (t *Attempt) Start(e *Exam, a Actor, attemptID string, now time.Time) ([]Ev
 	if t.Started() {
 		return nil, nil
 	}
-	if !e.AcceptingAnswers(now) {
+	if !e.AcceptingAnswersFrom(a.ID, now) {
 		return nil, ErrExamNotOpen
 	}
+	// The deadline recorded is the exam's, without accommodation; the one
+	// that rules comes from the exam's accommodations at each decision
+	// (DeadlineIn), so one given or taken away later applies at once.
 	return []Event{{Type: TypeAttemptStarted, Tags: attemptTags(e.ID, a.ID), Data: &AttemptStarted{
 		AttemptID: attemptID, ExamID: e.ID, StudentID: a.ID, StartedAt: now.UTC(), Deadline: AttemptDeadline(e, now),
 	}}}, nil
@@ -117,10 +120,10 @@ func (t *Attempt) SaveAnswers(e *Exam, a Actor, attemptID string, answers []Answ
 	if t.Status == AttemptSubmittedS {
 		return nil, ErrAttemptSubmitted
 	}
-	if !e.AcceptingAnswers(now) {
+	if !e.AcceptingAnswersFrom(a.ID, now) {
 		return nil, ErrExamNotOpen
 	}
-	if t.Started() && t.Deadline != nil && !now.Before(*t.Deadline) {
+	if d := t.DeadlineIn(e); d != nil && !now.Before(*d) {
 		return nil, ErrDeadlinePassed
 	}
 	if len(answers) == 0 {
@@ -163,7 +166,7 @@ func (t *Attempt) Submit(e *Exam, a Actor, attemptID string, now time.Time) ([]E
 	if t.Status == AttemptSubmittedS {
 		return nil, nil
 	}
-	if !e.AcceptingAnswers(now) {
+	if !e.AcceptingAnswersFrom(a.ID, now) {
 		return nil, ErrExamNotOpen
 	}
 	events, err := t.Start(e, a, attemptID, now)
@@ -201,6 +204,25 @@ func (t *Attempt) Apply(version int64, data any) {
 	}
 }
 
+// DeadlineIn is the attempt's deadline in force: the one recorded at the
+// start (the exam's own), or, for a student with an accommodation, their
+// deadline under it (Exam.StudentDeadline). Nil for an attempt not started.
+func (t *Attempt) DeadlineIn(e *Exam) *time.Time {
+	if !t.Started() {
+		return nil
+	}
+	if _, ok := e.Accommodations[t.StudentID]; !ok {
+		return t.Deadline
+	}
+	return e.StudentDeadline(t.StudentID, t.StartedAt)
+}
+
+// FinalAnswersIn is FinalAnswers under the deadline in force (DeadlineIn):
+// what grading counts.
+func (t *Attempt) FinalAnswersIn(e *Exam) map[string][]string {
+	return t.finalAnswers(t.DeadlineIn(e), e.ClosedAt)
+}
+
 // FinalAnswers applies the grading cut-off: the latest answer per question
 // recorded before the attempt was submitted (History holds only those),
 // strictly before its deadline (the API refuses answers at the deadline),
@@ -208,9 +230,13 @@ func (t *Attempt) Apply(version int64, data any) {
 // API accepted in the same instant as a manual close still counts, one
 // recorded after it (a race between replicas) does not.
 func (t *Attempt) FinalAnswers(closedAt *time.Time) map[string][]string {
+	return t.finalAnswers(t.Deadline, closedAt)
+}
+
+func (t *Attempt) finalAnswers(deadline, closedAt *time.Time) map[string][]string {
 	out := make(map[string][]string, 64)
 	for _, h := range t.History {
-		if t.Deadline != nil && !h.SavedAt.Before(*t.Deadline) {
+		if deadline != nil && !h.SavedAt.Before(*deadline) {
 			continue
 		}
 		if closedAt != nil && h.SavedAt.After(*closedAt) {

@@ -13,35 +13,37 @@ import (
 // Event type names. They are stored and published as they are: never rename
 // one, add a new version instead (docs/events.md is checked against this list).
 const (
-	TypeExamDrafted         = "exam.drafted.v1"
-	TypeExamUpdated         = "exam.updated.v1"
-	TypeQuestionAdded       = "exam.question_added.v1"
-	TypeQuestionUpdated     = "exam.question_updated.v1"
-	TypeQuestionRemoved     = "exam.question_removed.v1"
-	TypeExamPublished       = "exam.published.v1"
-	TypeExamOpened          = "exam.opened.v1"
-	TypeExamClosed          = "exam.closed.v1"
-	TypeAnswerKeyCorrected  = "exam.answer_key_corrected.v1"
-	TypeExamGraded          = "exam.graded.v1"
-	TypeAttemptStarted      = "attempt.started.v1"
-	TypeAnswerSaved         = "attempt.answer_saved.v1"
-	TypeAttemptSubmitted    = "attempt.submitted.v1"
-	TypeAttemptScored       = "grade.attempt_scored.v1"
-	TypeScoreOverridden     = "grade.score_overridden.v1"
-	TypeUserRegistered      = "user.registered.v1"
-	TypeUserUpdated         = "user.updated.v1"
-	TypeUserDeactivated     = "user.deactivated.v1"
-	TypeSessionsRevoked     = "user.sessions_revoked.v1"
-	TypeUserReactivated     = "user.reactivated.v1"
-	TypePasswordSet         = "credentials.password_set.v1"
-	TypeEmailReserved       = "email.reserved.v1"
-	TypeEmailReleased       = "email.released.v1"
-	TypeLevelCreated        = "level.created.v1"
-	TypeSessionStarted      = "session.started.v1"
-	TypeSessionRefreshed    = "session.refreshed.v1"
-	TypeSessionRevoked      = "session.revoked.v1"
-	TypeIdempotencyRecorded = "idempotency.response_recorded.v1"
-	TypeImageUploaded       = "image.uploaded.v1"
+	TypeExamDrafted          = "exam.drafted.v1"
+	TypeExamUpdated          = "exam.updated.v1"
+	TypeQuestionAdded        = "exam.question_added.v1"
+	TypeQuestionUpdated      = "exam.question_updated.v1"
+	TypeQuestionRemoved      = "exam.question_removed.v1"
+	TypeExamPublished        = "exam.published.v1"
+	TypeExamOpened           = "exam.opened.v1"
+	TypeExamClosed           = "exam.closed.v1"
+	TypeAnswerKeyCorrected   = "exam.answer_key_corrected.v1"
+	TypeExamGraded           = "exam.graded.v1"
+	TypeAccommodationSet     = "exam.accommodation_set.v1"
+	TypeAccommodationRemoved = "exam.accommodation_removed.v1"
+	TypeAttemptStarted       = "attempt.started.v1"
+	TypeAnswerSaved          = "attempt.answer_saved.v1"
+	TypeAttemptSubmitted     = "attempt.submitted.v1"
+	TypeAttemptScored        = "grade.attempt_scored.v1"
+	TypeScoreOverridden      = "grade.score_overridden.v1"
+	TypeUserRegistered       = "user.registered.v1"
+	TypeUserUpdated          = "user.updated.v1"
+	TypeUserDeactivated      = "user.deactivated.v1"
+	TypeSessionsRevoked      = "user.sessions_revoked.v1"
+	TypeUserReactivated      = "user.reactivated.v1"
+	TypePasswordSet          = "credentials.password_set.v1"
+	TypeEmailReserved        = "email.reserved.v1"
+	TypeEmailReleased        = "email.released.v1"
+	TypeLevelCreated         = "level.created.v1"
+	TypeSessionStarted       = "session.started.v1"
+	TypeSessionRefreshed     = "session.refreshed.v1"
+	TypeSessionRevoked       = "session.revoked.v1"
+	TypeIdempotencyRecorded  = "idempotency.response_recorded.v1"
+	TypeImageUploaded        = "image.uploaded.v1"
 )
 
 // Stream categories: the prefix of every stream id before the first '-'.
@@ -116,6 +118,8 @@ type ExamDrafted struct {
 	OpensAt          *time.Time `json:"opens_at"`
 	ClosesAt         *time.Time `json:"closes_at"`
 	TimeLimitSeconds int        `json:"time_limit_seconds"`
+	ShuffleQuestions bool       `json:"shuffle_questions,omitempty"`
+	ShuffleChoices   bool       `json:"shuffle_choices,omitempty"`
 	Questions        []Question `json:"questions"`
 	CreatedAt        time.Time  `json:"created_at"`
 }
@@ -128,6 +132,8 @@ type ExamUpdated struct {
 	OpensAt          *time.Time `json:"opens_at"`
 	ClosesAt         *time.Time `json:"closes_at"`
 	TimeLimitSeconds int        `json:"time_limit_seconds"`
+	ShuffleQuestions bool       `json:"shuffle_questions,omitempty"`
+	ShuffleChoices   bool       `json:"shuffle_choices,omitempty"`
 	Questions        []Question `json:"questions"`
 }
 
@@ -186,6 +192,23 @@ type ExamGraded struct {
 	// the grades stream up to it lists every score of the round. 0 in
 	// events written before it existed.
 	GradesVersion int64 `json:"grades_version,omitempty"`
+}
+
+// AccommodationSet gives a student their own time on an exam (replacing
+// any earlier accommodation of theirs).
+type AccommodationSet struct {
+	ExamID         string    `json:"exam_id"`
+	StudentID      string    `json:"student_id"`
+	ExtraSeconds   int       `json:"extra_seconds"`
+	TimeMultiplier float64   `json:"time_multiplier"`
+	SetAt          time.Time `json:"set_at"`
+}
+
+// AccommodationRemoved takes a student's accommodation away.
+type AccommodationRemoved struct {
+	ExamID    string    `json:"exam_id"`
+	StudentID string    `json:"student_id"`
+	RemovedAt time.Time `json:"removed_at"`
 }
 
 type AttemptStarted struct {
@@ -348,35 +371,37 @@ var ErrUnknownEventType = errors.New("unknown event type")
 // payloadFactories maps every event type to a constructor of its payload.
 // It is read-only after package initialisation.
 var payloadFactories = map[string]func() any{
-	TypeExamDrafted:         func() any { return &ExamDrafted{} },
-	TypeExamUpdated:         func() any { return &ExamUpdated{} },
-	TypeQuestionAdded:       func() any { return &QuestionAdded{} },
-	TypeQuestionUpdated:     func() any { return &QuestionUpdated{} },
-	TypeQuestionRemoved:     func() any { return &QuestionRemoved{} },
-	TypeExamPublished:       func() any { return &ExamPublished{} },
-	TypeExamOpened:          func() any { return &ExamOpened{} },
-	TypeExamClosed:          func() any { return &ExamClosed{} },
-	TypeAnswerKeyCorrected:  func() any { return &AnswerKeyCorrected{} },
-	TypeExamGraded:          func() any { return &ExamGraded{} },
-	TypeAttemptStarted:      func() any { return &AttemptStarted{} },
-	TypeAnswerSaved:         func() any { return &AnswerSaved{} },
-	TypeAttemptSubmitted:    func() any { return &AttemptSubmitted{} },
-	TypeAttemptScored:       func() any { return &AttemptScored{} },
-	TypeScoreOverridden:     func() any { return &ScoreOverridden{} },
-	TypeUserRegistered:      func() any { return &UserRegistered{} },
-	TypeUserUpdated:         func() any { return &UserUpdated{} },
-	TypeUserDeactivated:     func() any { return &UserDeactivated{} },
-	TypeSessionsRevoked:     func() any { return &SessionsRevoked{} },
-	TypeUserReactivated:     func() any { return &UserReactivated{} },
-	TypePasswordSet:         func() any { return &PasswordSet{} },
-	TypeEmailReserved:       func() any { return &EmailReserved{} },
-	TypeEmailReleased:       func() any { return &EmailReleased{} },
-	TypeLevelCreated:        func() any { return &LevelCreated{} },
-	TypeSessionStarted:      func() any { return &SessionStarted{} },
-	TypeSessionRefreshed:    func() any { return &SessionRefreshed{} },
-	TypeSessionRevoked:      func() any { return &SessionRevoked{} },
-	TypeIdempotencyRecorded: func() any { return &IdempotencyRecorded{} },
-	TypeImageUploaded:       func() any { return &ImageUploaded{} },
+	TypeExamDrafted:          func() any { return &ExamDrafted{} },
+	TypeExamUpdated:          func() any { return &ExamUpdated{} },
+	TypeQuestionAdded:        func() any { return &QuestionAdded{} },
+	TypeQuestionUpdated:      func() any { return &QuestionUpdated{} },
+	TypeQuestionRemoved:      func() any { return &QuestionRemoved{} },
+	TypeExamPublished:        func() any { return &ExamPublished{} },
+	TypeExamOpened:           func() any { return &ExamOpened{} },
+	TypeExamClosed:           func() any { return &ExamClosed{} },
+	TypeAnswerKeyCorrected:   func() any { return &AnswerKeyCorrected{} },
+	TypeExamGraded:           func() any { return &ExamGraded{} },
+	TypeAccommodationSet:     func() any { return &AccommodationSet{} },
+	TypeAccommodationRemoved: func() any { return &AccommodationRemoved{} },
+	TypeAttemptStarted:       func() any { return &AttemptStarted{} },
+	TypeAnswerSaved:          func() any { return &AnswerSaved{} },
+	TypeAttemptSubmitted:     func() any { return &AttemptSubmitted{} },
+	TypeAttemptScored:        func() any { return &AttemptScored{} },
+	TypeScoreOverridden:      func() any { return &ScoreOverridden{} },
+	TypeUserRegistered:       func() any { return &UserRegistered{} },
+	TypeUserUpdated:          func() any { return &UserUpdated{} },
+	TypeUserDeactivated:      func() any { return &UserDeactivated{} },
+	TypeSessionsRevoked:      func() any { return &SessionsRevoked{} },
+	TypeUserReactivated:      func() any { return &UserReactivated{} },
+	TypePasswordSet:          func() any { return &PasswordSet{} },
+	TypeEmailReserved:        func() any { return &EmailReserved{} },
+	TypeEmailReleased:        func() any { return &EmailReleased{} },
+	TypeLevelCreated:         func() any { return &LevelCreated{} },
+	TypeSessionStarted:       func() any { return &SessionStarted{} },
+	TypeSessionRefreshed:     func() any { return &SessionRefreshed{} },
+	TypeSessionRevoked:       func() any { return &SessionRevoked{} },
+	TypeIdempotencyRecorded:  func() any { return &IdempotencyRecorded{} },
+	TypeImageUploaded:        func() any { return &ImageUploaded{} },
 }
 
 // EventTypes lists every event type the domain defines.

@@ -22,20 +22,22 @@ func samplePayloads() map[string]any {
 	name, level, idn, subj := "New Name", "level-2", "2024-9", "Physics"
 	return map[string]any{
 		TypeExamDrafted: &ExamDrafted{ExamID: "e1", Title: "T", Description: "D", LevelID: "l1", OwnerID: "d1",
-			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 600, Questions: []Question{q}, CreatedAt: at},
+			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 600, ShuffleQuestions: true, ShuffleChoices: true, Questions: []Question{q}, CreatedAt: at},
 		TypeExamUpdated: &ExamUpdated{ExamID: "e1", Title: "T2", Description: "D2", LevelID: "l2",
-			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 60, Questions: []Question{q}},
-		TypeQuestionAdded:      &QuestionAdded{ExamID: "e1", Question: q},
-		TypeQuestionUpdated:    &QuestionUpdated{ExamID: "e1", Question: q},
-		TypeQuestionRemoved:    &QuestionRemoved{ExamID: "e1", QuestionID: "q1"},
-		TypeExamPublished:      &ExamPublished{ExamID: "e1", Status: StatusScheduled, OpensAt: &at, ClosesAt: &later, PublishedAt: at},
-		TypeExamOpened:         &ExamOpened{ExamID: "e1", OpenedAt: at},
-		TypeExamClosed:         &ExamClosed{ExamID: "e1", ClosedAt: at, Reason: "schedule"},
-		TypeAnswerKeyCorrected: &AnswerKeyCorrected{ExamID: "e1", QuestionID: "q1", Correct: []string{"a"}, Points: 2, PreviousCorrect: []string{"b"}, PreviousPoints: 1},
-		TypeExamGraded:         &ExamGraded{ExamID: "e1", Round: 2, Attempts: 30, Changed: 3, Trigger: "answer_key", GradedAt: at, GradesVersion: 42},
-		TypeAttemptStarted:     &AttemptStarted{AttemptID: "a1", ExamID: "e1", StudentID: "s1", StartedAt: at, Deadline: &later},
-		TypeAnswerSaved:        &AnswerSaved{AttemptID: "a1", ExamID: "e1", StudentID: "s1", QuestionID: "q1", Choices: []string{"a", "c"}, SavedAt: at},
-		TypeAttemptSubmitted:   &AttemptSubmitted{AttemptID: "a1", ExamID: "e1", StudentID: "s1", SubmittedAt: at},
+			OpensAt: &at, ClosesAt: &later, TimeLimitSeconds: 60, ShuffleQuestions: true, ShuffleChoices: true, Questions: []Question{q}},
+		TypeQuestionAdded:        &QuestionAdded{ExamID: "e1", Question: q},
+		TypeQuestionUpdated:      &QuestionUpdated{ExamID: "e1", Question: q},
+		TypeQuestionRemoved:      &QuestionRemoved{ExamID: "e1", QuestionID: "q1"},
+		TypeExamPublished:        &ExamPublished{ExamID: "e1", Status: StatusScheduled, OpensAt: &at, ClosesAt: &later, PublishedAt: at},
+		TypeExamOpened:           &ExamOpened{ExamID: "e1", OpenedAt: at},
+		TypeExamClosed:           &ExamClosed{ExamID: "e1", ClosedAt: at, Reason: "schedule"},
+		TypeAnswerKeyCorrected:   &AnswerKeyCorrected{ExamID: "e1", QuestionID: "q1", Correct: []string{"a"}, Points: 2, PreviousCorrect: []string{"b"}, PreviousPoints: 1},
+		TypeExamGraded:           &ExamGraded{ExamID: "e1", Round: 2, Attempts: 30, Changed: 3, Trigger: "answer_key", GradedAt: at, GradesVersion: 42},
+		TypeAccommodationSet:     &AccommodationSet{ExamID: "e1", StudentID: "s1", ExtraSeconds: 600, TimeMultiplier: 1.5, SetAt: at},
+		TypeAccommodationRemoved: &AccommodationRemoved{ExamID: "e1", StudentID: "s1", RemovedAt: at},
+		TypeAttemptStarted:       &AttemptStarted{AttemptID: "a1", ExamID: "e1", StudentID: "s1", StartedAt: at, Deadline: &later},
+		TypeAnswerSaved:          &AnswerSaved{AttemptID: "a1", ExamID: "e1", StudentID: "s1", QuestionID: "q1", Choices: []string{"a", "c"}, SavedAt: at},
+		TypeAttemptSubmitted:     &AttemptSubmitted{AttemptID: "a1", ExamID: "e1", StudentID: "s1", SubmittedAt: at},
 		TypeAttemptScored: &AttemptScored{ExamID: "e1", AttemptID: "a1", StudentID: "s1", Round: 1, Score: 3.3333, MaxScore: 10, Answered: 4,
 			Questions: []QuestionScore{{QuestionID: "q1", Choices: []string{"b"}, PointsAwarded: -0.5}}, GradedAt: at},
 		TypeScoreOverridden: &ScoreOverridden{ExamID: "e1", StudentID: "s1", Score: 7, MaxScore: 10, PreviousScore: &prev, Source: "import", OverriddenAt: at},
@@ -73,8 +75,8 @@ func zeroFields(p any) []string {
 
 func TestEventTypeNames(t *testing.T) {
 	types := EventTypes()
-	if len(types) != 29 {
-		t.Errorf("%d event types, want 29 (update this test and docs/events.md together)", len(types))
+	if len(types) != 31 {
+		t.Errorf("%d event types, want 31 (update this test and docs/events.md together)", len(types))
 	}
 	name := regexp.MustCompile(`^[a-z]+\.[a-z_]+\.v[1-9][0-9]*$`)
 	seen := map[string]bool{}

@@ -28,6 +28,10 @@ type Exam struct {
 	OpensAt          *time.Time
 	ClosesAt         *time.Time
 	TimeLimitSeconds int
+	// ShuffleQuestions and ShuffleChoices give each student an order of
+	// their own (shuffle.go); staff always see the authoring order.
+	ShuffleQuestions bool
+	ShuffleChoices   bool
 	Questions        []Question
 	CreatedAt        time.Time
 	PublishedAt      *time.Time
@@ -44,6 +48,8 @@ type Exam struct {
 	KeyCorrections int
 	// KeyCorrectionsGraded is KeyCorrections as of the last grading.
 	KeyCorrectionsGraded int
+	// Accommodations by student id (replaced, never written in place).
+	Accommodations map[string]Accommodation
 	// Version is the stream version the state reflects.
 	Version int64
 }
@@ -56,6 +62,8 @@ type ExamDraftInput struct {
 	OpensAt          *time.Time
 	ClosesAt         *time.Time
 	TimeLimitSeconds int
+	ShuffleQuestions bool
+	ShuffleChoices   bool
 	Questions        []QuestionInput
 }
 
@@ -199,6 +207,7 @@ func DraftExam(examID string, a Actor, in ExamDraftInput, newID func() string, n
 		ExamID: examID, Title: strings.TrimSpace(in.Title), Description: in.Description,
 		LevelID: strings.TrimSpace(in.LevelID), OwnerID: a.ID,
 		OpensAt: utcPtr(in.OpensAt), ClosesAt: utcPtr(in.ClosesAt), TimeLimitSeconds: in.TimeLimitSeconds,
+		ShuffleQuestions: in.ShuffleQuestions, ShuffleChoices: in.ShuffleChoices,
 		Questions: questions, CreatedAt: now.UTC(),
 	}}}, nil
 }
@@ -218,7 +227,8 @@ func (e *Exam) Replace(a Actor, in ExamDraftInput, newID func() string) ([]Event
 	return []Event{{Type: TypeExamUpdated, Tags: []string{ExamTag(e.ID)}, Data: &ExamUpdated{
 		ExamID: e.ID, Title: strings.TrimSpace(in.Title), Description: in.Description,
 		LevelID: strings.TrimSpace(in.LevelID), OpensAt: utcPtr(in.OpensAt), ClosesAt: utcPtr(in.ClosesAt),
-		TimeLimitSeconds: in.TimeLimitSeconds, Questions: questions,
+		TimeLimitSeconds: in.TimeLimitSeconds, ShuffleQuestions: in.ShuffleQuestions, ShuffleChoices: in.ShuffleChoices,
+		Questions: questions,
 	}}}, nil
 }
 
@@ -335,14 +345,33 @@ func (e *Exam) Close(a Actor, now time.Time, reason string) ([]Event, error) {
 	return []Event{{Type: TypeExamClosed, Tags: []string{ExamTag(e.ID)}, Data: &ExamClosed{ExamID: e.ID, ClosedAt: now.UTC(), Reason: reason}}}, nil
 }
 
-// CloseIfDue closes an exam whose closing time has passed.
-func (e *Exam) CloseIfDue(now time.Time) []Event {
+// CloseIfDue closes an exam whose closing time has passed, as
+// CloseIfDueWith does knowing no accommodated student's attempt.
+func (e *Exam) CloseIfDue(now time.Time) []Event { return e.CloseIfDueWith(now, nil) }
+
+// CloseIfDueWith closes an exam whose closing time has passed, unless a
+// student with an accommodation may still work (StillWorking); attempts
+// holds the attempts of the accommodated students (a missing one has not
+// started). The exam then closes when the last of them is done.
+func (e *Exam) CloseIfDueWith(now time.Time, attempts map[string]*Attempt) []Event {
 	if (e.Status != StatusOpen && e.Status != StatusScheduled) || e.ClosesAt == nil || now.Before(*e.ClosesAt) {
 		return nil
 	}
 	// The recorded close time is the scheduled one, so answers saved after
-	// it are ignored whatever the scheduler's delay.
-	return []Event{{Type: TypeExamClosed, Tags: []string{ExamTag(e.ID)}, Data: &ExamClosed{ExamID: e.ID, ClosedAt: e.ClosesAt.UTC(), Reason: "schedule"}}}
+	// it are ignored whatever the scheduler's delay; with accommodations it
+	// is when the last accommodated student's work ended (every other
+	// student's own deadline is at closes_at or before, so it cuts them).
+	closedAt := e.ClosesAt.UTC()
+	for sid := range e.Accommodations {
+		t := attempts[sid]
+		if e.StillWorking(sid, t, now) {
+			return nil
+		}
+		if end := e.workEnd(sid, t); end != nil && end.After(closedAt) {
+			closedAt = end.UTC()
+		}
+	}
+	return []Event{{Type: TypeExamClosed, Tags: []string{ExamTag(e.ID)}, Data: &ExamClosed{ExamID: e.ID, ClosedAt: closedAt, Reason: "schedule"}}}
 }
 
 // CorrectAnswerKey changes a question's correct keys (and points) in any
@@ -408,6 +437,7 @@ func (e *Exam) Apply(version int64, data any) {
 		*e = Exam{
 			ID: d.ExamID, Title: d.Title, Description: d.Description, LevelID: d.LevelID, OwnerID: d.OwnerID,
 			Status: StatusDraft, OpensAt: d.OpensAt, ClosesAt: d.ClosesAt, TimeLimitSeconds: d.TimeLimitSeconds,
+			ShuffleQuestions: d.ShuffleQuestions, ShuffleChoices: d.ShuffleChoices,
 			Questions: cloneQuestions(d.Questions), CreatedAt: d.CreatedAt, Version: version,
 		}
 	case *ExamUpdated:
@@ -416,6 +446,7 @@ func (e *Exam) Apply(version int64, data any) {
 			e.LevelID = d.LevelID
 		}
 		e.TimeLimitSeconds, e.Questions = d.TimeLimitSeconds, cloneQuestions(d.Questions)
+		e.ShuffleQuestions, e.ShuffleChoices = d.ShuffleQuestions, d.ShuffleChoices
 	case *QuestionAdded:
 		e.Questions = append(cloneQuestions(e.Questions), d.Question)
 	case *QuestionUpdated:
@@ -454,6 +485,8 @@ func (e *Exam) Apply(version int64, data any) {
 		}
 		e.Questions = qs
 		e.KeyCorrections++
+	case *AccommodationSet, *AccommodationRemoved:
+		e.applyAccommodation(d)
 	case *ExamGraded:
 		e.Status = StatusGraded
 		e.GradeRound = d.Round

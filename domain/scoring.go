@@ -67,10 +67,11 @@ type AttemptGrade struct {
 }
 
 // GradeAttempt scores an attempt against the exam's current answer key,
-// using only the answers in force under the cut-off rule. It is a pure
+// using only the answers in force under the cut-off rule (with the
+// student's own deadline, accommodations included). It is a pure
 // function of the two folds: grading twice gives the same result.
 func GradeAttempt(e *Exam, t *Attempt) AttemptGrade {
-	final := t.FinalAnswers(e.ClosedAt)
+	final := t.FinalAnswersIn(e)
 	g := AttemptGrade{AttemptID: t.ID, StudentID: t.StudentID, MaxScore: e.MaxScore(), Questions: make([]QuestionScore, 0, len(e.Questions))}
 	var total float64
 	for _, q := range e.Questions {

@@ -42,6 +42,8 @@ type ExamView struct {
 	OpensAt          *time.Time `json:"opens_at"`
 	ClosesAt         *time.Time `json:"closes_at"`
 	TimeLimitSeconds *int       `json:"time_limit_seconds"`
+	ShuffleQuestions bool       `json:"shuffle_questions"`
+	ShuffleChoices   bool       `json:"shuffle_choices"`
 	MaxScore         float64    `json:"max_score"`
 	QuestionCount    int        `json:"question_count"`
 	CreatedAt        time.Time  `json:"created_at"`
@@ -57,6 +59,7 @@ func ViewExam(e *domain.Exam, withKeys, withQuestions bool) ExamView {
 		ID: e.ID, Title: e.Title, Description: e.Description, LevelID: e.LevelID, OwnerID: e.OwnerID,
 		Status: string(e.Status), Version: e.Version, OpensAt: utcPtr(e.OpensAt), ClosesAt: utcPtr(e.ClosesAt),
 		MaxScore: e.MaxScore(), QuestionCount: len(e.Questions), CreatedAt: e.CreatedAt.UTC(),
+		ShuffleQuestions: e.ShuffleQuestions, ShuffleChoices: e.ShuffleChoices,
 	}
 	if e.TimeLimitSeconds > 0 {
 		l := e.TimeLimitSeconds

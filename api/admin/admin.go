@@ -147,7 +147,7 @@ func (h *Handler) Routes(r *gin.Engine) {
 	r.GET("/admin", func(c *gin.Context) { c.Redirect(http.StatusMovedPermanently, "/admin/") })
 	g := r.Group("/admin", securityHeaders)
 	// The two assets by name: no directory listing.
-	for _, name := range []string{"admin.css", "admin.js"} {
+	for _, name := range []string{"admin.css", "admin.js", "monitor.js"} {
 		g.StaticFileFS("/static/"+name, name, http.FS(static))
 	}
 	g.GET("/login", h.loginPage)
@@ -194,6 +194,9 @@ func (h *Handler) Routes(r *gin.Engine) {
 	s.POST("/exams/:id/results/import", h.importResults)
 	s.GET("/exams/:id/audit", h.auditPage)
 	s.GET("/exams/:id/stats", h.statsPage)
+	s.GET("/exams/:id/monitor", h.monitorPage)
+	s.GET("/exams/:id/monitor/events", h.monitorEvents)
+	s.POST("/exams/:id/accommodations/:sid", h.giveTime)
 	s.GET("/images/:id", h.image)
 }
 
@@ -319,6 +322,7 @@ var flashes = map[string]string{
 	"published":        "Exam published.",
 	"closed":           "Exam closed: it is being graded.",
 	"regraded":         "Answer key corrected and the exam regraded.",
+	"time_given":       "Extra time saved: it applies at once.",
 }
 
 // fail renders the error page.

@@ -40,6 +40,7 @@ func TestAuthorizationMatrixOfTheWebAdmin(t *testing.T) {
 		{"GET", q + "/key"}, {"POST", q + "/key/preview"}, {"POST", q + "/key/confirm"},
 		{"GET", exam + "/results"}, {"GET", exam + "/results/export?format=csv"}, {"POST", exam + "/results/import"},
 		{"GET", exam + "/audit"}, {"GET", exam + "/stats"},
+		{"GET", exam + "/monitor"}, {"POST", exam + "/accommodations/" + student.ID},
 	}
 	c := e.client()
 	c.mustLogin(intruder.Email, password)

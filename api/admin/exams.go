@@ -72,7 +72,10 @@ type examForm struct {
 	OpensAt     string // datetime-local, UTC
 	ClosesAt    string
 	TimeLimit   string // minutes
-	Levels      []domain.Level
+	// ShuffleQuestions, ShuffleChoices: each student's own order.
+	ShuffleQuestions bool
+	ShuffleChoices   bool
+	Levels           []domain.Level
 }
 
 // formTime is the value of an <input type="datetime-local"> (UTC).
@@ -98,7 +101,9 @@ func (h *Handler) newExamPage(c *gin.Context) {
 func parseExamForm(c *gin.Context) (examForm, domain.ExamDraftInput, map[string]string) {
 	f := examForm{Title: c.PostForm("title"), Description: c.PostForm("description"), LevelID: c.PostForm("level_id"),
 		OpensAt: c.PostForm("opens_at"), ClosesAt: c.PostForm("closes_at"), TimeLimit: c.PostForm("time_limit_minutes")}
-	in := domain.ExamDraftInput{Title: f.Title, Description: f.Description, LevelID: f.LevelID}
+	f.ShuffleQuestions, f.ShuffleChoices = c.PostForm("shuffle_questions") == "on", c.PostForm("shuffle_choices") == "on"
+	in := domain.ExamDraftInput{Title: f.Title, Description: f.Description, LevelID: f.LevelID,
+		ShuffleQuestions: f.ShuffleQuestions, ShuffleChoices: f.ShuffleChoices}
 	fields := map[string]string{}
 	for name, p := range map[string]struct {
 		v   string
@@ -192,7 +197,7 @@ func (h *Handler) editExamPage(c *gin.Context) {
 		return
 	}
 	f := examForm{Exam: e, Title: e.Title, Description: e.Description, LevelID: e.LevelID, OpensAt: fmtFormTime(e.OpensAt),
-		ClosesAt: fmtFormTime(e.ClosesAt), Levels: levels}
+		ClosesAt: fmtFormTime(e.ClosesAt), Levels: levels, ShuffleQuestions: e.ShuffleQuestions, ShuffleChoices: e.ShuffleChoices}
 	if e.TimeLimitSeconds > 0 {
 		f.TimeLimit = strconv.Itoa(e.TimeLimitSeconds / 60)
 	}

@@ -39,6 +39,8 @@ var funcs = template.FuncMap{
 		return fmt.Sprintf("%d min", s/60)
 	},
 	"inc": func(i int) int { return i + 1 },
+	// minutesOf shows extra seconds as whole minutes (the monitor's form).
+	"minutesOf": func(s int) int { return s / 60 },
 	"has": func(list []string, s string) bool {
 		for _, v := range list {
 			if v == s {

@@ -181,7 +181,7 @@ func (p *Platform) build(ctx context.Context, cfg Config, tokens *auth.TokenIssu
 		Commands: cmds, Reads: reads, Events: p.Store, Tokens: tokens, Watermark: watermark, Head: p.Store, Images: images,
 		Logger: log, Registry: reg, MaxBodyBytes: cfg.MaxBodyBytes, AccessTTL: cfg.AccessTTL,
 		ReadyChecks: ready, Now: cfg.Now, Imports: imports,
-		Extra: adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now, Imports: imports}),
+		Extra: withExamRoom(adminRoutes(adminWiring{Commands: cmds, Reads: reads, Events: p.Store, Images: images, Tokens: tokens, Log: log, Now: cfg.Now, Imports: imports})),
 	})
 	return err
 }

@@ -15,6 +15,10 @@
 // numbers (request rate, latencies, read-model lag) go to the test log and
 // to artifacts/multiproc.txt.
 //
+// TestExamRoomBehindNginx drives the students' exam room (/exam/) in
+// headless Chromium through the same deployment and kills two replicas
+// while the student answers: every answer must be on the server once.
+//
 // It needs nginx (scripts/ensure-nginx.sh), redis-server
 // (scripts/ensure-redis.sh), PostgreSQL (scripts/ensure-postgres.sh) and a
 // JDK 17 with Maven for Kafka (scripts/ensure-java.sh, run by

@@ -154,7 +154,8 @@ func TestDocumentsRoundTrip(t *testing.T) {
 		Questions: []domain.Question{{ID: "q1", Text: "?", Kind: domain.KindMultiple, Choices: []domain.Choice{{Key: "a", Text: "A"}},
 			Correct: []string{"a"}, Points: 1.5, NegativePoints: 0.25, ImageID: strings.Repeat("ab", 32)}},
 		CreatedAt: t0, PublishedAt: &opens, ClosedAt: &closes, GradedAt: &closes, GradeRound: 2, KeyCorrections: 3,
-		KeyCorrectionsGraded: 2, GradesVersion: 7, Version: 9}
+		KeyCorrectionsGraded: 2, GradesVersion: 7, Version: 9, ShuffleQuestions: true, ShuffleChoices: true,
+		Accommodations: map[string]domain.Accommodation{"s1": {ExtraSeconds: 600, TimeMultiplier: 1.5}}}
 	assertAllSet(t, exam)
 	assertRoundTrips(t, exam)
 	user := domain.User{ID: "u1", Email: "e@x.org", FullName: "N", Role: domain.RoleStudent, LevelID: "L1", IDNumber: "7",

@@ -31,6 +31,8 @@ type examDoc struct {
 	OpensAt              *time.Time    `json:"OpensAt"`
 	ClosesAt             *time.Time    `json:"ClosesAt"`
 	TimeLimitSeconds     int           `json:"TimeLimitSeconds"`
+	ShuffleQuestions     bool          `json:"ShuffleQuestions,omitempty"`
+	ShuffleChoices       bool          `json:"ShuffleChoices,omitempty"`
 	Questions            []questionDoc `json:"Questions"`
 	CreatedAt            time.Time     `json:"CreatedAt"`
 	PublishedAt          *time.Time    `json:"PublishedAt"`
@@ -40,7 +42,14 @@ type examDoc struct {
 	KeyCorrections       int           `json:"KeyCorrections"`
 	KeyCorrectionsGraded int           `json:"KeyCorrectionsGraded"`
 	GradesVersion        int64         `json:"GradesVersion,omitempty"`
-	Version              int64         `json:"Version"`
+	// Accommodations by student id.
+	Accommodations map[string]accommodationDoc `json:"Accommodations,omitempty"`
+	Version        int64                       `json:"Version"`
+}
+
+type accommodationDoc struct {
+	ExtraSeconds   int     `json:"ExtraSeconds"`
+	TimeMultiplier float64 `json:"TimeMultiplier"`
 }
 
 type questionDoc struct {
@@ -63,7 +72,14 @@ func examDocOf(e *domain.Exam) examDoc {
 	d := examDoc{ID: e.ID, Title: e.Title, Description: e.Description, LevelID: e.LevelID, OwnerID: e.OwnerID,
 		Status: string(e.Status), OpensAt: e.OpensAt, ClosesAt: e.ClosesAt, TimeLimitSeconds: e.TimeLimitSeconds,
 		CreatedAt: e.CreatedAt, PublishedAt: e.PublishedAt, ClosedAt: e.ClosedAt, GradedAt: e.GradedAt,
-		GradeRound: e.GradeRound, KeyCorrections: e.KeyCorrections, KeyCorrectionsGraded: e.KeyCorrectionsGraded, GradesVersion: e.GradesVersion, Version: e.Version}
+		GradeRound: e.GradeRound, KeyCorrections: e.KeyCorrections, KeyCorrectionsGraded: e.KeyCorrectionsGraded, GradesVersion: e.GradesVersion, Version: e.Version,
+		ShuffleQuestions: e.ShuffleQuestions, ShuffleChoices: e.ShuffleChoices}
+	if e.Accommodations != nil {
+		d.Accommodations = make(map[string]accommodationDoc, len(e.Accommodations))
+		for sid, a := range e.Accommodations {
+			d.Accommodations[sid] = accommodationDoc{ExtraSeconds: a.ExtraSeconds, TimeMultiplier: a.TimeMultiplier}
+		}
+	}
 	if e.Questions != nil {
 		d.Questions = make([]questionDoc, len(e.Questions))
 	}
@@ -85,7 +101,14 @@ func (d *examDoc) value() *domain.Exam {
 	e := &domain.Exam{ID: d.ID, Title: d.Title, Description: d.Description, LevelID: d.LevelID, OwnerID: d.OwnerID,
 		Status: domain.ExamStatus(d.Status), OpensAt: d.OpensAt, ClosesAt: d.ClosesAt, TimeLimitSeconds: d.TimeLimitSeconds,
 		CreatedAt: d.CreatedAt, PublishedAt: d.PublishedAt, ClosedAt: d.ClosedAt, GradedAt: d.GradedAt,
-		GradeRound: d.GradeRound, KeyCorrections: d.KeyCorrections, KeyCorrectionsGraded: d.KeyCorrectionsGraded, GradesVersion: d.GradesVersion, Version: d.Version}
+		GradeRound: d.GradeRound, KeyCorrections: d.KeyCorrections, KeyCorrectionsGraded: d.KeyCorrectionsGraded, GradesVersion: d.GradesVersion, Version: d.Version,
+		ShuffleQuestions: d.ShuffleQuestions, ShuffleChoices: d.ShuffleChoices}
+	if d.Accommodations != nil {
+		e.Accommodations = make(map[string]domain.Accommodation, len(d.Accommodations))
+		for sid, a := range d.Accommodations {
+			e.Accommodations[sid] = domain.Accommodation{ExtraSeconds: a.ExtraSeconds, TimeMultiplier: a.TimeMultiplier}
+		}
+	}
 	if d.Questions != nil {
 		e.Questions = make([]domain.Question, len(d.Questions))
 	}

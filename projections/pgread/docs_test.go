@@ -21,7 +21,8 @@ func docFixtures() (domain.Exam, domain.User, domain.Level, projections.ResultRo
 		Questions: []domain.Question{{ID: "q1", Text: "?", Kind: domain.KindMultiple, Choices: []domain.Choice{{Key: "a", Text: "A"}},
 			Correct: []string{"a"}, Points: 1.5, NegativePoints: 0.25, ImageID: "img"}},
 		CreatedAt: docTime, PublishedAt: &docTime, ClosedAt: &later, GradedAt: &later, GradeRound: 2, KeyCorrections: 3,
-		KeyCorrectionsGraded: 2, GradesVersion: 7, Version: 9}
+		KeyCorrectionsGraded: 2, GradesVersion: 7, Version: 9, ShuffleQuestions: true, ShuffleChoices: true,
+		Accommodations: map[string]domain.Accommodation{"s1": {ExtraSeconds: 600, TimeMultiplier: 1.5}}}
 	user := domain.User{ID: "u1", Email: "e@x.org", FullName: "N", Role: domain.RoleStudent, LevelID: "L1", IDNumber: "7",
 		Subject: "S", Active: true, SessionEpoch: 3, CreatedAt: docTime, Version: 4}
 	level := domain.Level{ID: "L1", Name: "Year 1", CreatedAt: docTime}
@@ -40,10 +41,10 @@ func TestStoredDocumentShape(t *testing.T) {
 		want string
 	}{
 		{"exam", examDocOf(&exam), `{"ID":"E1","Title":"T","Description":"D","LevelID":"L1","OwnerID":"d1","Status":"graded",` +
-			`"OpensAt":"2026-03-01T09:30:00.123456789Z","ClosesAt":"2026-03-01T10:30:00.123456789Z","TimeLimitSeconds":60,` +
+			`"OpensAt":"2026-03-01T09:30:00.123456789Z","ClosesAt":"2026-03-01T10:30:00.123456789Z","TimeLimitSeconds":60,"ShuffleQuestions":true,"ShuffleChoices":true,` +
 			`"Questions":[{"id":"q1","text":"?","kind":"multiple","choices":[{"key":"a","text":"A"}],"correct":["a"],"points":1.5,"negative_points":0.25,"image_id":"img"}],` +
 			`"CreatedAt":"2026-03-01T09:30:00.123456789Z","PublishedAt":"2026-03-01T09:30:00.123456789Z","ClosedAt":"2026-03-01T10:30:00.123456789Z",` +
-			`"GradedAt":"2026-03-01T10:30:00.123456789Z","GradeRound":2,"KeyCorrections":3,"KeyCorrectionsGraded":2,"GradesVersion":7,"Version":9}`},
+			`"GradedAt":"2026-03-01T10:30:00.123456789Z","GradeRound":2,"KeyCorrections":3,"KeyCorrectionsGraded":2,"GradesVersion":7,"Accommodations":{"s1":{"ExtraSeconds":600,"TimeMultiplier":1.5}},"Version":9}`},
 		{"user", userDocOf(&user), `{"ID":"u1","Email":"e@x.org","FullName":"N","Role":"student","LevelID":"L1","IDNumber":"7",` +
 			`"Subject":"S","Active":true,"SessionEpoch":3,"CreatedAt":"2026-03-01T09:30:00.123456789Z","Version":4}`},
 		{"level", levelDocOf(level), `{"ID":"L1","Name":"Year 1","CreatedAt":"2026-03-01T09:30:00.123456789Z"}`},
