@@ -392,7 +392,11 @@ func (d *examDay) send(ctx context.Context, phase, method, path, token, idemKey 
 		if try == 4 || ctx.Err() != nil || idemKey == "" && method != http.MethodGet && phase != PhaseLogin {
 			return false, errUnknownOutcome
 		}
-		if !sleep(ctx, wait) {
+		pause := wait
+		if status == http.StatusTooManyRequests {
+			pause = max(pause, time.Second) // the login admission's Retry-After is whole seconds
+		}
+		if !sleep(ctx, pause) {
 			return false, errUnknownOutcome
 		}
 		wait *= 2
