@@ -1,19 +1,14 @@
 package api
 
 import (
-	"bytes"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/examhall/exam/domain"
-	"github.com/examhall/exam/internal/safezip"
 	"github.com/gin-gonic/gin"
-	"github.com/xuri/excelize/v2"
 )
 
 // maxRosterBytes bounds an imported roster file.
@@ -126,22 +121,11 @@ func resolveLevels(rows []domain.RosterRow, levels []domain.Level) {
 // (column names in any case and order; unknown columns ignored); blank
 // rows are skipped; row numbers are those a spreadsheet shows.
 func parseRosterFile(data []byte) ([]domain.RosterRow, error) {
-	var next func() (int, []string, error)
-	switch {
-	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
-		rows, closeRows, err := rosterXLSXRows(data)
-		if err != nil {
-			return nil, err
-		}
-		defer closeRows()
-		next = rows
-	case bytes.HasPrefix(data, []byte("\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")):
-		return nil, fileProblem("legacy .xls workbooks are not supported: save it as XLSX or CSV")
-	case !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0:
-		return nil, fileProblem("must be a CSV file (UTF-8) or an XLSX workbook")
-	default:
-		next = rosterCSVRows(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")))
+	next, closeRows, err := spreadsheetRows(data)
+	if err != nil {
+		return nil, err
 	}
+	defer closeRows()
 	var cols map[string]int
 	var out []domain.RosterRow
 	for {
@@ -200,68 +184,4 @@ func rawCell(cells []string, cols map[string]int, name string) string {
 		return cells[i]
 	}
 	return ""
-}
-
-func rosterCSVRows(data []byte) func() (int, []string, error) {
-	r := csv.NewReader(bytes.NewReader(data))
-	r.FieldsPerRecord = -1
-	return func() (int, []string, error) {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return 0, nil, io.EOF
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return 0, nil, fileProblem(fmt.Sprintf("is not valid CSV: line %d: %v", pe.Line, pe.Err))
-			}
-			return 0, nil, fileProblem("is not valid CSV")
-		}
-		line, _ := r.FieldPos(0)
-		return line, rec, nil
-	}
-}
-
-// rosterXLSXRows iterates the first sheet of a workbook whose parts were
-// first checked with safezip (declared sizes within the upload limits)
-// and which excelize then opens with the same bounds.
-func rosterXLSXRows(data []byte) (func() (int, []string, error), func(), error) {
-	unreadable := fileProblem("is not a readable XLSX workbook")
-	switch err := safezip.Check(bytes.NewReader(data), int64(len(data)), safezip.UploadLimits); {
-	case errors.Is(err, safezip.ErrTooLarge):
-		return nil, nil, NewAPIError(http.StatusRequestEntityTooLarge, "payload_too_large", "the workbook unpacks to more than the upload limit")
-	case err != nil:
-		return nil, nil, unreadable
-	}
-	limit := safezip.UploadLimits.MaxTotalBytes
-	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: limit, UnzipXMLSizeLimit: limit})
-	if err != nil {
-		return nil, nil, unreadable
-	}
-	sheets := f.GetSheetList()
-	if len(sheets) == 0 {
-		_ = f.Close()
-		return nil, nil, unreadable
-	}
-	rows, err := f.Rows(sheets[0])
-	if err != nil {
-		_ = f.Close()
-		return nil, nil, unreadable
-	}
-	n := 0
-	next := func() (int, []string, error) {
-		if !rows.Next() {
-			if rows.Error() != nil {
-				return 0, nil, unreadable
-			}
-			return 0, nil, io.EOF
-		}
-		n++
-		cells, err := rows.Columns(excelize.Options{RawCellValue: true})
-		if err != nil {
-			return 0, nil, unreadable
-		}
-		return n, cells, nil
-	}
-	return next, func() { _ = rows.Close(); _ = f.Close() }, nil
 }

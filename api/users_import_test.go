@@ -72,8 +72,7 @@ func TestParseRosterFile(t *testing.T) {
 		_, _ = w.Write(bytes.Repeat([]byte("<"), 17<<20))
 		_ = zw.Close()
 		_, err := parseRosterFile(buf.Bytes())
-		var ae *APIError
-		if !errors.As(err, &ae) || ae.Status != 413 {
+		if ae, ok := ErrorFor(err); !ok || ae.Status != 413 {
 			t.Fatalf("error %v", err)
 		}
 	})

@@ -163,9 +163,19 @@ func validateDraft(in ExamDraftInput, newID func() string) ([]Question, error) {
 	if len(in.Questions) > MaxQuestions {
 		fields["questions"] = fmt.Sprintf("at most %d questions", MaxQuestions)
 	}
-	questions := make([]Question, 0, len(in.Questions))
-	ids := map[string]bool{}
-	for i, qi := range in.Questions {
+	questions := normalizeQuestions(in.Questions, newID, map[string]bool{}, fields)
+	if err := NewValidationError(fields); err != nil {
+		return nil, err
+	}
+	return questions, nil
+}
+
+// normalizeQuestions validates and normalises questions given as a list,
+// reporting problems into fields under "questions[i]." and a question id
+// already in taken (which it extends) as a duplicate.
+func normalizeQuestions(ins []QuestionInput, newID func() string, taken map[string]bool, fields map[string]string) []Question {
+	out := make([]Question, 0, len(ins))
+	for i, qi := range ins {
 		prefix := fmt.Sprintf("questions[%d].", i)
 		q, err := NormalizeQuestion(qi, newID, prefix)
 		if err != nil {
@@ -174,16 +184,13 @@ func validateDraft(in ExamDraftInput, newID func() string) ([]Question, error) {
 			}
 			continue
 		}
-		if ids[q.ID] {
+		if taken[q.ID] {
 			fields[prefix+"id"] = "duplicate question id"
 		}
-		ids[q.ID] = true
-		questions = append(questions, q)
+		taken[q.ID] = true
+		out = append(out, q)
 	}
-	if err := NewValidationError(fields); err != nil {
-		return nil, err
-	}
-	return questions, nil
+	return out
 }
 
 func utcPtr(t *time.Time) *time.Time {

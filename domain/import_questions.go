@@ -26,22 +26,7 @@ func (e *Exam) AddQuestions(a Actor, ins []QuestionInput, newID func() string) (
 	for _, q := range e.Questions {
 		ids[q.ID] = true
 	}
-	added := make([]Question, 0, len(ins))
-	for i, in := range ins {
-		prefix := fmt.Sprintf("questions[%d].", i)
-		q, err := NormalizeQuestion(in, newID, prefix)
-		if err != nil {
-			for k, v := range err.(*ValidationError).Fields {
-				fields[k] = v
-			}
-			continue
-		}
-		if ids[q.ID] {
-			fields[prefix+"id"] = "duplicate question id"
-		}
-		ids[q.ID] = true
-		added = append(added, q)
-	}
+	added := normalizeQuestions(ins, newID, ids, fields)
 	if err := NewValidationError(fields); err != nil {
 		return nil, nil, err
 	}
