@@ -20,14 +20,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/internal/redisguard"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -109,11 +108,9 @@ func (c Config) withDefaults() Config {
 
 // Throttle is a LoginThrottle shared through Redis. Safe for concurrent use.
 type Throttle struct {
-	cfg        Config
-	log        *slog.Logger
-	openUntil  atomic.Int64 // breaker: Redis skipped until then (unix ns)
-	lastLog    atomic.Int64
-	suppressed atomic.Int64
+	cfg   Config
+	log   *slog.Logger
+	guard *redisguard.Guard // skips Redis for a moment after its errors
 }
 
 var _ auth.LoginThrottle = (*Throttle)(nil)
@@ -124,7 +121,9 @@ func New(cfg Config) (*Throttle, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Throttle{cfg: cfg, log: cfg.Logger.With("component", "redisthrottle")}, nil
+	log := cfg.Logger.With("component", "redisthrottle")
+	return &Throttle{cfg: cfg, log: log,
+		guard: redisguard.New(cfg.BreakerCooldown, cfg.LogEvery, nil, log, "redisthrottle: redis unavailable; counting failed logins on this replica only")}, nil
 }
 
 // Key is the Redis key of an account: a hash of the normalised email, so
@@ -231,21 +230,9 @@ func (t *Throttle) Succeeded(ctx context.Context, account string) {
 	}
 }
 
-func (t *Throttle) usable() bool { return time.Now().UnixNano() >= t.openUntil.Load() }
+func (t *Throttle) usable() bool { return t.guard.Usable() }
 
-// redisFailed opens the breaker and logs at most once per LogEvery. A
-// cancelled caller is not Redis's fault.
+// redisFailed skips Redis for a moment and warns (rate-limited).
 func (t *Throttle) redisFailed(ctx context.Context, op string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	now := time.Now()
-	t.openUntil.Store(now.Add(t.cfg.BreakerCooldown).UnixNano())
-	last := t.lastLog.Load()
-	if now.UnixNano()-last < int64(t.cfg.LogEvery) || !t.lastLog.CompareAndSwap(last, now.UnixNano()) {
-		t.suppressed.Add(1)
-		return
-	}
-	t.log.Warn("redisthrottle: redis unavailable; counting failed logins on this replica only",
-		"op", op, "err", fmt.Sprint(err), "skip_for", t.cfg.BreakerCooldown, "suppressed_since_last_warning", t.suppressed.Swap(0))
+	t.guard.Failed(ctx, op, err)
 }

@@ -21,10 +21,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/examhall/exam/domain"
+	"github.com/examhall/exam/internal/redisguard"
 	"github.com/examhall/exam/projections"
 	"github.com/redis/go-redis/v9"
 )
@@ -118,12 +118,8 @@ type Cache struct {
 	cfg Config
 	log *slog.Logger
 
-	// openUntil is the breaker: while now < openUntil (unix ns) Redis is
-	// not asked at all.
-	openUntil atomic.Int64
-	// lastLog and suppressed rate-limit the Redis warnings.
-	lastLog    atomic.Int64
-	suppressed atomic.Int64
+	// guard skips Redis for a moment after its errors (a circuit breaker).
+	guard *redisguard.Guard
 
 	// flights coalesces concurrent misses of one key: at exam start a
 	// thousand students ask for the same new version at once, and one
@@ -145,7 +141,9 @@ func New(cfg Config) (*Cache, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	return &Cache{cfg: cfg, log: cfg.Logger.With("component", "rediscache"), flights: map[string]*flight{}}, nil
+	log := cfg.Logger.With("component", "rediscache")
+	return &Cache{cfg: cfg, log: log, flights: map[string]*flight{},
+		guard: redisguard.New(cfg.BreakerCooldown, cfg.LogEvery, cfg.Now, log, "rediscache: redis unavailable; serving from the read model")}, nil
 }
 
 // Key is the Redis key of an exam version's document.
@@ -284,26 +282,10 @@ func (c *Cache) coalesce(ctx context.Context, key string, load func() (projectio
 }
 
 // usable reports whether the breaker lets requests through to Redis.
-func (c *Cache) usable() bool {
-	return c.cfg.Now().UnixNano() >= c.openUntil.Load()
-}
+func (c *Cache) usable() bool { return c.guard.Usable() }
 
-// redisFailed opens the breaker and logs, at most once per LogEvery. A
-// caller's cancelled context is not Redis's fault and opens nothing.
-func (c *Cache) redisFailed(ctx context.Context, op string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	now := c.cfg.Now()
-	c.openUntil.Store(now.Add(c.cfg.BreakerCooldown).UnixNano())
-	last := c.lastLog.Load()
-	if now.UnixNano()-last < int64(c.cfg.LogEvery) || !c.lastLog.CompareAndSwap(last, now.UnixNano()) {
-		c.suppressed.Add(1)
-		return
-	}
-	c.log.Warn("rediscache: redis unavailable; serving from the read model", "op", op, "err", err,
-		"skip_for", c.cfg.BreakerCooldown, "suppressed_since_last_warning", c.suppressed.Swap(0))
-}
+// redisFailed skips Redis for a moment and warns (rate-limited).
+func (c *Cache) redisFailed(ctx context.Context, op string, err error) { c.guard.Failed(ctx, op, err) }
 
 // The stored value: a one-line header the API can authorize with (version,
 // status, level) and the JSON body after it.
