@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -115,6 +116,27 @@ type Filter struct {
 	AfterPosition uint64
 	// Limit caps the number of results; 0 means 500.
 	Limit int
+}
+
+// Matches reports whether a record passes every field of the filter but
+// the limit: the one meaning of a filter, for backends that test records in
+// Go rather than in their query language.
+func (f Filter) Matches(r Record) bool {
+	switch {
+	case r.Position <= f.AfterPosition,
+		f.StreamID != "" && r.StreamID != f.StreamID,
+		f.ActorID != "" && r.ActorID != f.ActorID,
+		f.Type != "" && r.Type != f.Type,
+		!f.From.IsZero() && r.OccurredAt.Before(f.From),
+		!f.To.IsZero() && !r.OccurredAt.Before(f.To):
+		return false
+	}
+	for _, t := range f.Tags {
+		if !slices.Contains(r.Tags, t) {
+			return false
+		}
+	}
+	return true
 }
 
 // DefaultQueryLimit is the cap Query applies when Filter.Limit is 0.

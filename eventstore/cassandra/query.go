@@ -110,28 +110,10 @@ func (s *Store) Query(ctx context.Context, f eventstore.Filter) ([]eventstore.Re
 	}
 }
 
-func matches(r *eventstore.Record, f eventstore.Filter) bool {
-	switch {
-	case r.Position <= f.AfterPosition,
-		f.StreamID != "" && r.StreamID != f.StreamID,
-		f.ActorID != "" && r.ActorID != f.ActorID,
-		f.Type != "" && r.Type != f.Type,
-		!f.From.IsZero() && r.OccurredAt.Before(f.From),
-		!f.To.IsZero() && !r.OccurredAt.Before(f.To):
-		return false
-	}
-	for _, t := range f.Tags {
-		if !slices.Contains(r.Tags, t) {
-			return false
-		}
-	}
-	return true
-}
-
 func filterRecs(recs []eventstore.Record, f eventstore.Filter, limit int) []eventstore.Record {
 	out := recs[:0]
 	for i := range recs {
-		if matches(&recs[i], f) {
+		if f.Matches(recs[i]) {
 			out = append(out, recs[i])
 			if len(out) == limit {
 				break
@@ -156,7 +138,7 @@ func (s *Store) queryKey(ctx context.Context, key string, f eventstore.Filter, l
 			if !ok {
 				break
 			}
-			if matches(&r.rec, f) {
+			if f.Matches(r.rec) {
 				out = append(out, r.rec)
 				if len(out) == limit {
 					break
@@ -218,7 +200,7 @@ func (s *Store) queryTime(ctx context.Context, f eventstore.Filter, limit int) (
 				if !ok {
 					break
 				}
-				if matches(&r.rec, f) {
+				if f.Matches(r.rec) {
 					out = append(out, r.rec)
 				}
 			}
@@ -255,7 +237,7 @@ func (s *Store) queryFeed(ctx context.Context, f eventstore.Filter, limit int) (
 			break
 		}
 		for i := range recs {
-			if matches(&recs[i], f) && len(out) < limit {
+			if f.Matches(recs[i]) && len(out) < limit {
 				out = append(out, recs[i])
 			}
 		}

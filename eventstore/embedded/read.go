@@ -172,7 +172,7 @@ func (q *query) consider(pos uint64) error {
 	if err != nil {
 		return err
 	}
-	if matches(&q.f, &rec) {
+	if q.f.Matches(rec) {
 		q.out = append(q.out, rec)
 	}
 	return nil
@@ -531,29 +531,11 @@ func (q *query) scanLog() error {
 		if err != nil {
 			return err
 		}
-		if matches(&q.f, &rec) {
+		if q.f.Matches(rec) {
 			q.out = append(q.out, rec)
 		}
 	}
 	return q.r.it.Error()
-}
-
-func matches(f *eventstore.Filter, r *eventstore.Record) bool {
-	switch {
-	case r.Position <= f.AfterPosition,
-		f.StreamID != "" && r.StreamID != f.StreamID,
-		f.ActorID != "" && r.ActorID != f.ActorID,
-		f.Type != "" && r.Type != f.Type,
-		!f.From.IsZero() && r.OccurredAt.Before(f.From),
-		!f.To.IsZero() && !r.OccurredAt.Before(f.To):
-		return false
-	}
-	for _, t := range f.Tags {
-		if !slices.Contains(r.Tags, t) {
-			return false
-		}
-	}
-	return true
 }
 
 // reader reads log records with after < position <= durable through one
