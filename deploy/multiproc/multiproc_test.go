@@ -168,8 +168,18 @@ func varied(rows map[string]resultRow) error {
 	return nil
 }
 
-// examDay is the measured exam day through nginx. It returns the numbers.
-func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]resultRow) []string {
+// fault is one more part taken down during the exam day, besides the API
+// replica: do runs (in its own goroutine) once the fraction after of the
+// answers is acknowledged, and returns what it took down.
+type fault struct {
+	after float64
+	do    func() (string, error)
+}
+
+// examDay is the measured exam day through nginx, an API replica killed a
+// third of the way through and each extra fault injected at its point. It
+// returns the numbers.
+func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]resultRow, faults ...fault) []string {
 	examID, err := s.createExam("Exam day")
 	if err != nil {
 		t.Fatal(err)
@@ -192,14 +202,38 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 	var answered atomic.Int64
 	var killOnce sync.Once
 	killed := make(chan time.Time, 1)
+	type faultRun struct {
+		once sync.Once
+		at   time.Time
+		what string
+		err  error
+		done chan struct{}
+	}
+	runs := make([]*faultRun, len(faults))
+	for k := range runs {
+		runs[k] = &faultRun{done: make(chan struct{})}
+	}
 	onAnswer := func(n int) {
-		if answered.Add(int64(n)) >= int64(total/3) {
+		acked := answered.Add(int64(n))
+		if acked >= int64(total/3) {
 			killOnce.Do(func() {
 				go func() {
 					victim.kill()
 					killed <- time.Now()
 				}()
 			})
+		}
+		for k, f := range faults {
+			if acked >= int64(float64(total)*f.after) {
+				r := runs[k]
+				r.once.Do(func() {
+					go func() {
+						defer close(r.done)
+						r.at = time.Now()
+						r.what, r.err = f.do()
+					}()
+				})
+			}
 		}
 	}
 
@@ -276,6 +310,26 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 		t.Fatalf("%s still runs after SIGKILL", victim.name)
 	}
 	t.Logf("killed %s at %s into the exam, after %d of %d answers", victim.name, killedAt.Sub(rec.start).Round(time.Millisecond), total/3, total)
+	var faultNumbers []string
+	for k, r := range runs {
+		select {
+		case <-r.done:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("fault %d (after %.0f%% of the answers) never ran or never returned", k+1, 100*faults[k].after)
+		}
+		if r.err != nil {
+			t.Fatalf("fault %d: %v", k+1, r.err)
+		}
+		// How the requests around the fault fared: the slowest one in
+		// flight at it or started in the 10 s after it is the time the
+		// clients took to ride over it.
+		w := rec.window(r.at, 10*time.Second)
+		line := fmt.Sprintf("exam day: %s at %s into the exam, after %.0f%% of the %d answers; the %d requests in flight at it or started in the 10 s after: p50 %s, p99 %s, slowest %s",
+			r.what, r.at.Sub(rec.start).Round(time.Millisecond), 100*faults[k].after, total, w.requests,
+			w.p50.Round(100*time.Microsecond), w.p99.Round(100*time.Microsecond), w.max.Round(time.Millisecond))
+		t.Log(line)
+		faultNumbers = append(faultNumbers, line)
+	}
 	if probeErr != nil {
 		t.Errorf("lag probe: %v", probeErr)
 	}
@@ -326,7 +380,7 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 	d.waitReady(victim)
 
 	slices.Sort(lags)
-	return []string{
+	return append([]string{
 		fmt.Sprintf("exam day through nginx: %d students, %d requests in %s = %.0f req/s; latency p50 %s, p99 %s, max %s; failed %d; statuses %s",
 			len(idx), sum.requests, sum.wall.Round(time.Millisecond), sum.rate, sum.p50.Round(100*time.Microsecond),
 			sum.p99.Round(100*time.Microsecond), sum.max.Round(time.Millisecond), sum.failures, sum.statuses),
@@ -334,7 +388,7 @@ func examDay(t *testing.T, d *deployment, s *site, idx []int, want map[string]re
 		fmt.Sprintf("exam day: close -> graded with all %d result rows listed: %s", len(idx), graded.Round(time.Millisecond)),
 		fmt.Sprintf("read-model lag under that load (user created -> listed by GET /users, polled every 10ms): n=%d p50 %s p99 %s max %s",
 			len(lags), percentile(lags, 0.5).Round(time.Millisecond), percentile(lags, 0.99).Round(time.Millisecond), percentile(lags, 1).Round(time.Millisecond)),
-	}
+	}, faultNumbers...)
 }
 
 // checkAnswerEvents: each acknowledged answer is in the log exactly once
@@ -595,8 +649,15 @@ func kafkaOutage(t *testing.T, d *deployment, ds, es *site, idx []int) []string 
 // writeNumbers logs the numbers and writes them to artifacts/multiproc.txt.
 func writeNumbers(t *testing.T, lines []string) {
 	t.Helper()
-	head := fmt.Sprintf("deploy/multiproc %s (3 API replicas behind nginx, relay+grader+scheduler, 2 projectors, PostgreSQL, Redis, Apache Kafka; %s)",
-		time.Now().UTC().Format(time.RFC3339), hostNote())
+	writeNumbersTo(t, "multiproc.txt", "PostgreSQL, Redis, Apache Kafka", lines)
+}
+
+// writeNumbersTo logs the numbers of a run on stack and writes them to
+// artifacts/file.
+func writeNumbersTo(t *testing.T, file, stack string, lines []string) {
+	t.Helper()
+	head := fmt.Sprintf("deploy/multiproc %s (3 API replicas behind nginx, relay+grader+scheduler, 2 projectors, %s; %s)",
+		time.Now().UTC().Format(time.RFC3339), stack, hostNote())
 	text := head + "\n" + strings.Join(lines, "\n") + "\n"
 	t.Logf("numbers:\n%s", text)
 	dir := filepath.Join(repoRoot(t), "artifacts")
@@ -604,7 +665,7 @@ func writeNumbers(t *testing.T, lines []string) {
 		t.Errorf("artifacts: %v", err)
 		return
 	}
-	if err := os.WriteFile(filepath.Join(dir, "multiproc.txt"), []byte(text), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644); err != nil {
 		t.Errorf("artifacts: %v", err)
 	}
 }
