@@ -61,6 +61,13 @@ func (r *response) ok() bool {
 	return r.err == nil && r.status >= 200 && r.status < 300 && r.conns <= 1
 }
 
+// admissionRefusal is the login admission turning a login away with a
+// Retry-After (API.md): by design when a crowd logs in at once, and retried
+// by login, which counts a login still refused as the failure.
+func (r *response) admissionRefusal() bool {
+	return r.err == nil && r.status == http.StatusTooManyRequests && r.path == "/auth/login" && r.header.Get("Retry-After") != ""
+}
+
 func (r *response) String() string {
 	if r.err != nil {
 		return fmt.Sprintf("%s %s: %v (after %s)", r.method, r.path, r.err, r.took)
@@ -204,7 +211,7 @@ func (r *recorder) add(res *response) {
 	defer r.mu.Unlock()
 	r.lat = append(r.lat, res.took)
 	r.began = append(r.began, time.Now().Add(-res.took))
-	if !res.ok() {
+	if !res.ok() && !res.admissionRefusal() {
 		r.failures++
 	}
 	if r.byStatus == nil {
