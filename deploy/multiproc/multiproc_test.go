@@ -422,11 +422,11 @@ func checkAnswerEvents(t *testing.T, s *site, examID string, outs map[int]outcom
 }
 
 // waitEveryReplicaShows waits until each API replica, asked directly (not
-// through nginx), shows the open exam to the student. Each replica's
-// student cache follows the bus on its own: a student nginx sends to one
-// that has not caught up yet gets a 404 for a few moments more (seen after
-// the Kafka outage's restarted consumers, and on Cassandra, whose feed runs
-// a second behind).
+// through nginx), shows the open exam to the student: each replica's
+// student documents follow the bus on their own, and a student nginx sends
+// to one that has not caught up yet would get a 404. (Students' first GET
+// of an exam still answers 404 now and then after this wait — seen in the
+// Kafka outage and on Cassandra — so that is not the whole story.)
 func waitEveryReplicaShows(t *testing.T, d *deployment, s *site, examID string, st *student) {
 	t.Helper()
 	for _, p := range d.apis {
