@@ -61,6 +61,13 @@ func (r *response) ok() bool {
 	return r.err == nil && r.status >= 200 && r.status < 300 && r.conns <= 1
 }
 
+// admissionRefusal is the login admission turning a login away with a
+// Retry-After (API.md): by design when a crowd logs in at once, and retried
+// by login, which counts a login still refused as the failure.
+func (r *response) admissionRefusal() bool {
+	return r.err == nil && r.status == http.StatusTooManyRequests && r.path == "/auth/login" && r.header.Get("Retry-After") != ""
+}
+
 func (r *response) String() string {
 	if r.err != nil {
 		return fmt.Sprintf("%s %s: %v (after %s)", r.method, r.path, r.err, r.took)
@@ -194,6 +201,7 @@ type recorder struct {
 	start    time.Time
 	end      time.Time
 	lat      []time.Duration
+	began    []time.Time // when each request of lat was sent
 	failures int
 	byStatus map[int]int
 }
@@ -202,7 +210,8 @@ func (r *recorder) add(res *response) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lat = append(r.lat, res.took)
-	if !res.ok() {
+	r.began = append(r.began, time.Now().Add(-res.took))
+	if !res.ok() && !res.admissionRefusal() {
 		r.failures++
 	}
 	if r.byStatus == nil {
@@ -250,6 +259,25 @@ func (r *recorder) summary() summary {
 		parts = append(parts, fmt.Sprintf("%d×%d", r.byStatus[code], code))
 	}
 	s.statuses = strings.Join(parts, " ")
+	return s
+}
+
+// window is the summary of the requests in flight at t or sent within d
+// after it (its wall and rate are not set).
+func (r *recorder) window(t time.Time, d time.Duration) summary {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var lat []time.Duration
+	for i, b := range r.began {
+		if b.Before(t.Add(d)) && b.Add(r.lat[i]).After(t) {
+			lat = append(lat, r.lat[i])
+		}
+	}
+	slices.Sort(lat)
+	s := summary{requests: len(lat), p50: percentile(lat, 0.50), p99: percentile(lat, 0.99)}
+	if len(lat) > 0 {
+		s.max = lat[len(lat)-1]
+	}
 	return s
 }
 

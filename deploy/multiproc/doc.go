@@ -15,6 +15,14 @@
 // numbers (request rate, latencies, read-model lag) go to the test log and
 // to artifacts/multiproc.txt.
 //
+// TestExamDayOnCassandra (build tag cassandraexamday; EXAM_CASSANDRA_EXAMDAY=1
+// scripts/cassandra-fault.sh runs it on three nodes named by
+// EXAM_TEST_CASSANDRA_HOSTS) is the same exam
+// day with the event store on Cassandra (RF 3, QUORUM) and the read models on
+// PostgreSQL: a Cassandra node and an API replica are SIGKILLed mid-exam, and
+// the node is started again at the end. Its numbers go to
+// artifacts/multiproc-cassandra.txt.
+//
 // TestExamRoomBehindNginx drives the students' exam room (/exam/) in
 // headless Chromium through the same deployment and kills two replicas
 // while the student answers: every answer must be on the server once.

@@ -295,9 +295,26 @@ type deployment struct {
 	procs       []*proc
 }
 
-// startDeployment starts everything and waits until each API replica and
-// nginx answer /readyz.
+// eventStoreEnv returns the EXAM_EVENTSTORE* / EXAM_CASSANDRA_* settings
+// of a deployment's shared event store; the read models, Redis, Kafka and
+// nginx are the same whatever the store.
+type eventStoreEnv func(d *deployment) []string
+
+// postgresEventStore keeps the events in the deployment's own PostgreSQL
+// database, next to the read models (schema events).
+func postgresEventStore(d *deployment) []string {
+	return []string{"EXAM_EVENTSTORE=postgres", "EXAM_EVENTSTORE_POSTGRES_URL=" + d.dbURL, "EXAM_EVENTSTORE_POSTGRES_SCHEMA=events"}
+}
+
+// startDeployment starts everything on the PostgreSQL event store and waits
+// until each API replica and nginx answer /readyz.
 func startDeployment(t *testing.T) *deployment {
+	t.Helper()
+	return startDeploymentOn(t, postgresEventStore)
+}
+
+// startDeploymentOn is startDeployment with the event store store.
+func startDeploymentOn(t *testing.T, store eventStoreEnv) *deployment {
 	t.Helper()
 	redisBin := needBinary(t, "redis-server", "scripts/ensure-redis.sh", "/usr/bin/redis-server", "/usr/sbin/redis-server")
 	nginxBin := needBinary(t, "nginx", "scripts/ensure-nginx.sh", "/usr/sbin/nginx")
@@ -332,10 +349,7 @@ func startDeployment(t *testing.T) *deployment {
 	d.mustStart(d.redis)
 	d.waitRedis()
 
-	d.baseEnv = append(cleanEnv(),
-		"EXAM_EVENTSTORE=postgres",
-		"EXAM_EVENTSTORE_POSTGRES_URL="+d.dbURL,
-		"EXAM_EVENTSTORE_POSTGRES_SCHEMA=events",
+	d.baseEnv = append(append(cleanEnv(), store(d)...),
 		"EXAM_KAFKA_BROKERS="+d.kafkaAddr(),
 		"EXAM_READMODEL_POSTGRES_URL="+d.dbURL,
 		"EXAM_READMODEL_POSTGRES_SCHEMA=reads",

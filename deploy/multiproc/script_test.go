@@ -618,6 +618,30 @@ func (s *site) userVisible(email string) (bool, *response) {
 	return false, r
 }
 
+// waitStudentsListed polls GET /users until the level lists every student
+// of the site: the read models have caught up with the setup.
+func (s *site) waitStudentsListed(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		r := s.c.poll("/users?level_id="+s.levelID+"&limit=500", s.admin)
+		listed := 0
+		if r.ok() {
+			var p page[userRow]
+			if err := r.decode(&p); err != nil {
+				return err
+			}
+			listed = len(p.Items)
+		}
+		if listed >= len(s.students) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("GET /users lists %d of the %d students after %s (last: %s)", listed, len(s.students), timeout, r)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // waitUserVisible polls GET /users until the email shows up and returns how
 // long that took.
 func (s *site) waitUserVisible(email string, every, timeout time.Duration) (time.Duration, error) {
