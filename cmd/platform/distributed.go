@@ -273,7 +273,9 @@ func (r renderedDocs) Get(ctx context.Context, examID string) (projections.Stude
 	if err != nil {
 		return projections.StudentDoc{}, false, err
 	}
-	if !ok {
+	// A draft in the read model may be a publication it has not applied
+	// yet: the event store decides.
+	if !ok || e.Status == domain.StatusDraft {
 		if e, err = r.loader.LoadExam(ctx, examID); err != nil {
 			return projections.StudentDoc{}, false, err
 		}

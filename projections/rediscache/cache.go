@@ -176,7 +176,10 @@ func (c *Cache) Get(ctx context.Context, examID string) (projections.StudentDoc,
 		if err != nil {
 			return projections.StudentDoc{}, false, fmt.Errorf("rediscache: load exam %s: %w", examID, err)
 		}
-		if !ok {
+		if !ok || e.Status == domain.StatusDraft {
+			// A read model that has the exam only as a draft may lag
+			// behind its publication (a projector or Kafka is slow or
+			// down): the event store decides whether students see it.
 			return c.fromFallback(ctx, examID)
 		}
 		return c.renderAndStore(ctx, e)

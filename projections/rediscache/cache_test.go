@@ -159,6 +159,28 @@ func exam(version int64, title string, status domain.ExamStatus) *domain.Exam {
 		Questions: []domain.Question{{ID: "q1", Text: "?", Kind: domain.KindSingle, Choices: []domain.Choice{{Key: "a"}, {Key: "b"}}, Correct: []string{"a"}, Points: 1}}}
 }
 
+// storeLoader is the event store's view of the exam.
+type storeLoader struct{ exam *domain.Exam }
+
+func (l storeLoader) LoadExam(context.Context, string) (*domain.Exam, error) {
+	cp := *l.exam
+	return &cp, nil
+}
+
+// A read model that has the exam only as a draft lags behind the store,
+// which says it is open: students must see it (the event store decides),
+// not get "not found" until a projector catches up.
+func TestDraftInALaggingReadModelFallsBackToTheStore(t *testing.T) {
+	t.Parallel()
+	client := testClient(t)
+	c := newCache(t, client, testPrefix(t, client), fixedSource{head: 1, exam: exam(1, "draft", domain.StatusDraft)},
+		storeLoader{exam(2, "open", domain.StatusOpen)})
+	doc, found, err := c.Get(context.Background(), "e1")
+	if err != nil || !found || doc.Status != domain.StatusOpen || doc.Version != 2 {
+		t.Fatalf("Get with the read model at the draft: found %v, status %s, version %d, err %v", found, doc.Status, doc.Version, err)
+	}
+}
+
 // TestVersioning: the version comes from the read side's head, and a
 // document of another version is never served or written for it.
 func TestVersioning(t *testing.T) {
