@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net"
 	"net/http"
@@ -16,11 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/cmd/platform"
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // client drives one API server in tests.
@@ -114,52 +110,13 @@ func redisURL(t *testing.T) string {
 
 func testDistributed(t *testing.T, redisURL string) {
 	ctx := context.Background()
-	url := postgresURL()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required (scripts/ensure-postgres.sh): %v", err)
-	}
-	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	events, reads := "dist_ev_"+suffix, "dist_rm_"+suffix
-	t.Cleanup(func() {
-		for _, s := range []string{events, reads} {
-			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+s+" CASCADE")
-		}
-		_ = conn.Close(context.Background())
-	})
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(1))
+	config, open := distributedStack(t, "dist", redisURL)
+	reads := config(platform.RoleProjector).ReadModelPostgresSchema
+	conn, err := pgx.Connect(ctx, postgresURL())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(kafka.Close)
-
-	config := func(roles ...string) platform.Config {
-		cfg := platform.Defaults()
-		cfg.DataDir = t.TempDir()
-		cfg.EventStore, cfg.EventStorePostgresURL, cfg.EventStorePostgresSchema = platform.EventStorePostgres, url, events
-		cfg.ReadModelPostgresURL, cfg.ReadModelPostgresSchema = url, reads
-		cfg.KafkaBrokers, cfg.KafkaPartitions = kafka.ListenAddrs(), 4
-		cfg.RedisURL = redisURL
-		cfg.Roles, err = platform.ParseRoles(strings.Join(roles, ","))
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.JWTSecret = "shared-secret-of-at-least-32-characters!"
-		cfg.AdminEmail, cfg.AdminPassword = "admin@school.test", "admin-pass-1"
-		cfg.Argon2 = auth.TestArgon2Params()
-		cfg.GraderReconcile = time.Second
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		return cfg
-	}
-	open := func(roles ...string) *platform.Platform {
-		cfg := config(roles...)
-		p, err := platform.Open(ctx, cfg)
-		if err != nil {
-			t.Fatalf("open %v: %v", roles, err)
-		}
-		t.Cleanup(func() { _ = p.Close() })
-		return p
-	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
 	apiOnly := open(platform.RoleAPI)
 	otherAPI := open(platform.RoleAPI)
 	workers := open(platform.RoleRelay, platform.RoleProjector, platform.RoleGrader, platform.RoleScheduler)

@@ -6,21 +6,16 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/examhall/exam/auth"
 	"github.com/examhall/exam/cmd/platform"
 	"github.com/examhall/exam/commands"
 	"github.com/examhall/exam/domain"
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -33,45 +28,7 @@ import (
 func TestGradedResultsAreNeverPartialAt2000Attempts(t *testing.T) {
 	const attempts = 2000
 	ctx := context.Background()
-	url := postgresURL()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("PostgreSQL is required (scripts/ensure-postgres.sh): %v", err)
-	}
-	suffix := strings.ReplaceAll(uuid.NewString()[:8], "-", "")
-	events, reads := "np_ev_"+suffix, "np_rm_"+suffix
-	t.Cleanup(func() {
-		for _, s := range []string{events, reads} {
-			_, _ = conn.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+s+" CASCADE")
-		}
-		_ = conn.Close(context.Background())
-	})
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(kafka.Close)
-	open := func(roles ...string) *platform.Platform {
-		cfg := platform.Defaults()
-		cfg.DataDir = t.TempDir()
-		cfg.EventStore, cfg.EventStorePostgresURL, cfg.EventStorePostgresSchema = platform.EventStorePostgres, url, events
-		cfg.ReadModelPostgresURL, cfg.ReadModelPostgresSchema = url, reads
-		cfg.KafkaBrokers, cfg.KafkaPartitions = kafka.ListenAddrs(), 4
-		if cfg.Roles, err = platform.ParseRoles(strings.Join(roles, ",")); err != nil {
-			t.Fatal(err)
-		}
-		cfg.JWTSecret = "shared-secret-of-at-least-32-characters!"
-		cfg.AdminEmail, cfg.AdminPassword = "admin@school.test", "admin-pass-1"
-		cfg.Argon2 = auth.TestArgon2Params()
-		cfg.GraderReconcile = time.Second
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		p, err := platform.Open(ctx, cfg)
-		if err != nil {
-			t.Fatalf("open %v: %v", roles, err)
-		}
-		t.Cleanup(func() { _ = p.Close() })
-		return p
-	}
+	_, open := distributedStack(t, "np", "")
 	api := open(platform.RoleAPI)
 	open(platform.RoleRelay, platform.RoleProjector, platform.RoleGrader, platform.RoleScheduler)
 	srv := httptest.NewServer(api.Handler)
